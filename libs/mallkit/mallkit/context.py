@@ -1,0 +1,69 @@
+"""Per-call context: request id and the verified caller forwarded by the gateway."""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+# gRPC metadata keys (lower case, as gRPC requires).
+REQUEST_ID = "x-request-id"
+USER_ID = "x-user-id"
+USER_ROLES = "x-user-roles"
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str = ""
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.user_id)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+ANONYMOUS = Caller()
+
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+_caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller", default=ANONYMOUS)
+
+
+def request_id() -> str:
+    return _request_id.get()
+
+
+def caller() -> Caller:
+    return _caller.get()
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@contextmanager
+def bound(request_id: str, who: Caller = ANONYMOUS) -> Iterator[None]:
+    rid_token = _request_id.set(request_id)
+    caller_token = _caller.set(who)
+    try:
+        yield
+    finally:
+        _request_id.reset(rid_token)
+        _caller.reset(caller_token)
+
+
+def from_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> tuple[str, Caller]:
+    values = {key: value for key, value in metadata if isinstance(value, str)}
+    roles = frozenset(r for r in values.get(USER_ROLES, "").split(",") if r)
+    return values.get(REQUEST_ID) or new_request_id(), Caller(values.get(USER_ID, ""), roles)
+
+
+def to_metadata(request_id: str, who: Caller) -> list[tuple[str, str]]:
+    metadata = [(REQUEST_ID, request_id or new_request_id())]
+    if who.user_id:
+        metadata += [(USER_ID, who.user_id), (USER_ROLES, ",".join(sorted(who.roles)))]
+    return metadata

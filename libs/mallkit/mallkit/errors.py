@@ -1,0 +1,63 @@
+"""Domain errors. Each carries a stable machine code; entrypoints map the class to a status.
+
+Raise these from domain and service code; `mallkit.grpc_server` turns them into gRPC statuses
+(code string in the `error-code` trailer) and the gateway turns those into HTTP.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class DomainError(Exception):
+    status: grpc.StatusCode = grpc.StatusCode.FAILED_PRECONDITION
+    default_code = "failed_precondition"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+
+class InvalidArgument(DomainError):
+    status = grpc.StatusCode.INVALID_ARGUMENT
+    default_code = "invalid_argument"
+
+
+class NotFound(DomainError):
+    status = grpc.StatusCode.NOT_FOUND
+    default_code = "not_found"
+
+
+class AlreadyExists(DomainError):
+    status = grpc.StatusCode.ALREADY_EXISTS
+    default_code = "already_exists"
+
+
+class FailedPrecondition(DomainError):
+    """The request is valid but the current state forbids it (e.g. out of stock)."""
+
+
+class PermissionDenied(DomainError):
+    status = grpc.StatusCode.PERMISSION_DENIED
+    default_code = "permission_denied"
+
+
+class Unauthenticated(DomainError):
+    status = grpc.StatusCode.UNAUTHENTICATED
+    default_code = "unauthenticated"
+
+
+class ResourceExhausted(DomainError):
+    status = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_code = "resource_exhausted"
+
+
+class Unavailable(DomainError):
+    """A dependency (another service, the broker) cannot be reached right now; retry later."""
+
+    status = grpc.StatusCode.UNAVAILABLE
+    default_code = "unavailable"
+
+
+ERROR_CODE_TRAILER = "error-code"

@@ -1,0 +1,175 @@
+"""Transactional outbox on a single document.
+
+An aggregate document carries the events its last state changes raised in `outbox`; the state
+change and its events commit in one single-document write (no multi-document transaction).
+`OutboxRelay` publishes them with publisher confirms and only then pulls them from the document.
+Delivery is at-least-once; consumers are idempotent (see `mallkit.consumer`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import mongoengine as me
+import pika
+import pika.exceptions
+
+from mallkit.events import exchange_name
+
+log = logging.getLogger(__name__)
+
+PENDING = {"outbox.event_id": {"$exists": True}}
+
+
+class OutboxDocument(me.Document):
+    """Base for aggregates that raise events: append to `outbox` in the same write as the change."""
+
+    outbox = me.ListField(me.DictField(), default=list)
+    meta: dict[str, Any] = {"abstract": True, "indexes": [{"fields": ["outbox.event_id"], "sparse": True}]}
+
+
+class Publisher:
+    """One pika connection with publisher confirms, opened lazily and reopened after failures."""
+
+    def __init__(self, amqp_uri: str, source: str) -> None:
+        self.parameters = pika.URLParameters(amqp_uri)
+        self.parameters.connection_attempts = 1
+        self.parameters.socket_timeout = 3
+        self.exchange = exchange_name(source)
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: Any = None
+
+    def _ensure(self) -> Any:
+        if self._channel is None or not self._channel.is_open:
+            self.close()
+            self._connection = pika.BlockingConnection(self.parameters)
+            self._channel = self._connection.channel()
+            self._channel.confirm_delivery()
+            self._channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+        return self._channel
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Returns once the broker confirmed; raises UnroutableError when no queue is bound."""
+        self._ensure().basic_publish(
+            exchange=self.exchange,
+            routing_key=event["type"],
+            body=json.dumps(event, ensure_ascii=False).encode(),
+            properties=pika.BasicProperties(
+                content_type="application/json",
+                delivery_mode=pika.DeliveryMode.Persistent,
+                message_id=event["event_id"],
+            ),
+            mandatory=True,
+        )
+
+    def close(self) -> None:
+        if self._connection is not None and self._connection.is_open:
+            with contextlib.suppress(pika.exceptions.AMQPError):
+                self._connection.close()
+        self._connection = self._channel = None
+
+
+class OutboxRelay:
+    """Moves events from documents' outboxes to RabbitMQ; runs as a thread in the API process.
+
+    An event no queue is bound to yet (its consumer was never started) is retried until
+    `unroutable_ttl` has passed since it occurred, then dropped with a warning.
+    """
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        documents: list[type[OutboxDocument]],
+        *,
+        poll_interval: float = 0.5,
+        batch_size: int = 100,
+        unroutable_ttl: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self.publisher = publisher
+        self.documents = documents
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.unroutable_ttl = unroutable_ttl
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    def nudge(self) -> None:
+        """Ask for a pass now instead of at the next poll (call after a write that raised events)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.publisher.close()
+
+    def _loop(self) -> None:
+        backoff = self.poll_interval
+        while not self._stop.is_set():
+            try:
+                published = self.run_once()
+                self.last_error = None
+                backoff = self.poll_interval
+                if published:
+                    continue
+            except (pika.exceptions.AMQPError, OSError, me.connection.ConnectionFailure) as exc:
+                self.last_error = repr(exc)
+                log.warning("outbox relay cannot publish yet: %r (retrying in %.1fs)", exc, backoff)
+                self.publisher.close()
+                backoff = min(backoff * 2, 10.0)
+            except Exception:
+                log.exception("outbox relay pass failed")
+                backoff = min(backoff * 2, 10.0)
+            self._wake.wait(backoff)
+            self._wake.clear()
+
+    def run_once(self) -> int:
+        """One pass over every document type; returns how many events were published."""
+        published = 0
+        for document in self.documents:
+            collection = document._get_collection()
+            for doc in collection.find(PENDING, {"outbox": 1}).limit(self.batch_size):
+                done = self._publish_all(doc["outbox"])
+                if done:
+                    collection.update_one({"_id": doc["_id"]}, {"$pull": {"outbox": {"event_id": {"$in": done}}}})
+                    published += len(done)
+        return published
+
+    def _publish_all(self, events: list[dict[str, Any]]) -> list[str]:
+        done: list[str] = []
+        for event in events:
+            try:
+                self.publisher.publish(event)
+            except pika.exceptions.UnroutableError:
+                if not self._expired(event):
+                    break  # keep order: later events of this document wait for this one
+                log.warning("dropping event %s (%s): no consumer bound", event["event_id"], event["type"])
+            done.append(event["event_id"])
+        return done
+
+    def _expired(self, event: dict[str, Any]) -> bool:
+        occurred = datetime.fromisoformat(event["occurred_at"])
+        return datetime.now(UTC) - occurred > self.unroutable_ttl
+
+
+def wait_until_drained(documents: list[type[OutboxDocument]], timeout: float = 10.0) -> bool:
+    """True once no document has pending events (tests and graceful shutdown)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(d._get_collection().find_one(PENDING, {"_id": 1}) for d in documents):
+            return True
+        time.sleep(0.05)
+    return False
