@@ -1,0 +1,39 @@
+"""Cursor pagination over documents ordered by their string id."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from mallkit.errors import InvalidArgument
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    after_id: str | None
+    limit: int
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def parse(cursor: str, limit: int) -> Page:
+    if limit < 0 or limit > MAX_LIMIT:
+        raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}", "invalid_limit")
+    if not cursor:
+        return Page(None, limit or DEFAULT_LIMIT)
+    try:
+        after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidArgument("cursor is not one this API returned", "invalid_cursor") from exc
+    return Page(after, limit or DEFAULT_LIMIT)
+
+
+def next_cursor(ids: list[str], limit: int) -> str:
+    """A cursor for the page after `ids` if the page was full, else empty."""
+    return encode_cursor(ids[-1]) if len(ids) == limit else ""

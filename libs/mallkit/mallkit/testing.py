@@ -1,0 +1,201 @@
+"""pytest fixtures for real infrastructure and real service processes.
+
+Each server comes from the environment (REDIS_URL, AMQP_URI, MONGO_URI); else from
+testcontainers when a Docker engine runs; else the test fails with a message saying what to
+start (it is skipped instead only outside CI, i.e. when CI is unset). Enable with
+`pytest_plugins = ["mallkit.testing"]` in a conftest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import mongoengine
+import pytest
+import redis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from mallkit import mongo
+from mallkit.grpc_server import tcp_check
+
+HINT = "`make test` starts every server it needs; or set {var}."
+
+
+def _unavailable(what: str, var: str) -> None:
+    message = f"no {what} for the tests: {HINT.format(var=var)}"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _from_container(factory: Callable[[], object], url_of: Callable[[object], str]) -> Iterator[str] | None:
+    try:
+        container = factory()
+        container.start()
+    except Exception:  # testcontainers raises in the constructor when no Docker engine runs
+        return None
+
+    def run() -> Iterator[str]:
+        try:
+            yield url_of(container)
+        finally:
+            container.stop()
+
+    return run()
+
+
+def _provide(var: str, what: str, probe: Callable[[str], bool], container: Callable[[], Iterator[str] | None]):
+    url = os.environ.get(var)
+    if url:
+        if not probe(url):
+            _unavailable(f"{what} answering at {var}={url}", var)
+        yield url
+        return
+    started = container()
+    if started is None:
+        _unavailable(what, var)
+    yield from started
+
+
+def _redis_ok(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def _tcp_ok(url: str) -> bool:
+    try:
+        tcp_check(url, 5672)()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    def container():
+        from testcontainers.redis import RedisContainer
+
+        return _from_container(
+            lambda: RedisContainer("redis:7"),
+            lambda c: f"redis://{c.get_container_host_ip()}:{c.get_exposed_port(6379)}/0",
+        )
+
+    yield from _provide("REDIS_URL", "Redis", _redis_ok, container)
+
+
+@pytest.fixture(scope="session")
+def amqp_uri() -> Iterator[str]:
+    def container():
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        return _from_container(
+            lambda: RabbitMqContainer("rabbitmq:3.13"),
+            lambda c: f"amqp://guest:guest@{c.get_container_host_ip()}:{c.get_exposed_port(5672)}/",
+        )
+
+    yield from _provide("AMQP_URI", "RabbitMQ", _tcp_ok, container)
+
+
+@pytest.fixture(scope="session")
+def mongo_uri() -> Iterator[str]:
+    def container():
+        from testcontainers.mongodb import MongoDbContainer
+
+        return _from_container(lambda: MongoDbContainer("mongo:7"), lambda c: c.get_connection_url())
+
+    yield from _provide("MONGO_URI", "MongoDB wire server", mongo.reachable, container)
+
+
+@pytest.fixture
+def mongo_db(mongo_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """mongoengine's default connection on a fresh database, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("MONGO_URI", mongo_uri)
+    mongo.connect(name)
+    yield name
+    with contextlib.suppress(Exception):
+        mongoengine.get_connection().drop_database(name)
+    mongoengine.disconnect()
+
+
+@pytest.fixture
+def infra_env(mongo_uri: str, redis_url: str, amqp_uri: str) -> dict[str, str]:
+    """Environment for child processes, pointing at the same servers as the test."""
+    return {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "AMQP_URI": amqp_uri, "SOCIALMALL_ENV": "dev"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_serving(target: str, timeout: float = 30.0, service: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    raise TimeoutError(f"{target} did not report SERVING within {timeout}s")
+
+
+@dataclass
+class ServiceProcess:
+    """A real OS process of the platform (an API, a worker, the gateway) started by a test."""
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """`spawn(name, [args...], env)` starts `python args...` and stops it after the test."""
+    started: list[ServiceProcess] = []
+
+    def start(name: str, args: list[str], env: dict[str, str]) -> ServiceProcess:
+        log_path = tmp_path / f"{name}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, *args],
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        proc = ServiceProcess(name, process, log_path)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in reversed(started):
+        proc.stop()

@@ -1,0 +1,94 @@
+"""Persistence of retail aggregates (mongoengine). Stock lives on its own SKU document so a
+reservation is one conditional update."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import mongoengine as me
+
+from mallkit.outbox import OutboxDocument
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Brand(me.Document):
+    id = me.StringField(primary_key=True)
+    owner_id = me.StringField(required=True)
+    name = me.StringField(required=True, unique=True)
+    created_at = me.DateTimeField(default=now)
+    meta = {"collection": "brands"}
+
+
+class Product(me.Document):
+    id = me.StringField(primary_key=True)
+    brand_id = me.StringField(required=True)
+    title = me.StringField(required=True)
+    category = me.StringField(default="")
+    created_at = me.DateTimeField(default=now)
+    meta = {"collection": "products", "indexes": ["brand_id"]}
+
+
+class Sku(me.Document):
+    id = me.StringField(primary_key=True)
+    product_id = me.StringField(required=True)
+    spec = me.StringField(required=True)
+    price_fen = me.IntField(required=True, min_value=1)
+    stock = me.IntField(required=True, min_value=0)
+    meta = {"collection": "skus", "indexes": ["product_id"]}
+
+
+class OrderItem(me.EmbeddedDocument):
+    sku_id = me.StringField(required=True)
+    quantity = me.IntField(required=True)
+    unit_price_fen = me.IntField(required=True)
+    amount_fen = me.IntField(required=True)
+
+
+class Attribution(me.EmbeddedDocument):
+    store_id = me.StringField(default="")
+    group_team_id = me.StringField(default="")
+    bargain_id = me.StringField(default="")
+    post_id = me.StringField(default="")
+    kol_link_id = me.StringField(default="")
+    agent_id = me.StringField(default="")
+
+
+class Order(OutboxDocument):
+    id = me.StringField(primary_key=True)
+    buyer_id = me.StringField(required=True)
+    items = me.EmbeddedDocumentListField(OrderItem)
+    total_fen = me.IntField(required=True)
+    status = me.StringField(required=True)
+    attribution = me.EmbeddedDocumentField(Attribution, default=Attribution)
+    # the client's Idempotency-Key, or the order id when it sent none (keeps the unique index total)
+    idempotency_key = me.StringField(required=True)
+    transaction_id = me.StringField()
+    created_at = me.DateTimeField(default=now)
+    paid_at = me.DateTimeField()
+    cancelled_at = me.DateTimeField()
+    meta = {
+        "collection": "orders",
+        "indexes": [
+            {"fields": ["buyer_id", "idempotency_key"], "unique": True},
+            ("status", "created_at"),
+        ],
+    }
+
+
+class Payment(me.Document):
+    """One payment attempt per order; the order's conditional update is what makes paying exactly-once."""
+
+    id = me.StringField(primary_key=True)
+    order_id = me.StringField(required=True, unique=True)
+    amount_fen = me.IntField(required=True)
+    status = me.StringField(required=True, default="pending")
+    transaction_id = me.StringField()
+    created_at = me.DateTimeField(default=now)
+    paid_at = me.DateTimeField()
+    meta = {"collection": "payments"}
+
+
+OUTBOX_DOCUMENTS = [Order]

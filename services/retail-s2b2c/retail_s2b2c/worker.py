@@ -1,0 +1,26 @@
+"""retail-s2b2c nameko worker: timers that sweep orders. Run: python -m mallkit.worker retail_s2b2c.worker"""
+
+from __future__ import annotations
+
+import logging
+
+from nameko.timer import timer
+
+from mallkit import mongo
+from retail_s2b2c import service
+from retail_s2b2c.config import RetailSettings
+
+log = logging.getLogger(__name__)
+
+
+def setup() -> None:
+    mongo.connect(RetailSettings.from_env().db_name)
+
+
+class Worker:
+    name = "retail_worker"
+
+    @timer(interval=30)
+    def cancel_unpaid_orders(self) -> None:
+        if cancelled := service.cancel_expired_orders(RetailSettings.from_env()):
+            log.info("cancelled %d unpaid orders", cancelled)
