@@ -41,3 +41,5 @@ def configure(service: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("pika", "kombu", "amqp", "nameko", "pymongo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pika warns on every returned (unroutable) message; the outbox relay reports those itself
+    logging.getLogger("pika.adapters.blocking_connection").setLevel(logging.ERROR)

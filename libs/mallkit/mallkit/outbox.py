@@ -78,8 +78,8 @@ class Publisher:
 class OutboxRelay:
     """Moves events from documents' outboxes to RabbitMQ; runs as a thread in the API process.
 
-    An event no queue is bound to yet (its consumer was never started) is retried until
-    `unroutable_ttl` has passed since it occurred, then dropped with a warning.
+    An event no queue is bound to yet (its consumer was never started) is retried with backoff
+    until `unroutable_ttl` has passed since it occurred, then dropped with a warning.
     """
 
     def __init__(
@@ -100,6 +100,7 @@ class OutboxRelay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self._unroutable: dict[str, tuple[int, float]] = {}  # event id -> (attempts, retry at)
 
     def nudge(self) -> None:
         """Ask for a pass now instead of at the next poll (call after a write that raised events)."""
@@ -149,15 +150,28 @@ class OutboxRelay:
         return published
 
     def _publish_all(self, events: list[dict[str, Any]]) -> list[str]:
+        """Publish what can be; returns the ids to remove from the document's outbox.
+
+        Nameko binds one queue per (handler, event type), so "unroutable" is a property of an
+        event type, not of the document: an unroutable event is retried later with backoff and
+        does not hold back the document's other events.
+        """
         done: list[str] = []
+        now = time.monotonic()
         for event in events:
+            event_id = event["event_id"]
+            attempts, retry_at = self._unroutable.get(event_id, (0, 0.0))
+            if retry_at > now:
+                continue
             try:
                 self.publisher.publish(event)
             except pika.exceptions.UnroutableError:
                 if not self._expired(event):
-                    break  # keep order: later events of this document wait for this one
-                log.warning("dropping event %s (%s): no consumer bound", event["event_id"], event["type"])
-            done.append(event["event_id"])
+                    self._unroutable[event_id] = (attempts + 1, now + min(2.0**attempts, 60.0))
+                    continue
+                log.warning("dropping event %s (%s): no consumer bound", event_id, event["type"])
+            self._unroutable.pop(event_id, None)
+            done.append(event_id)
         return done
 
     def _expired(self, event: dict[str, Any]) -> bool:

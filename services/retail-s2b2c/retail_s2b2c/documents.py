@@ -36,7 +36,8 @@ class Sku(me.Document):
     product_id = me.StringField(required=True)
     spec = me.StringField(required=True)
     price_fen = me.IntField(required=True, min_value=1)
-    stock = me.IntField(required=True, min_value=0)
+    # never negative: every decrement is conditional on stock >= quantity (see service._reserve)
+    stock = me.IntField(required=True)
     meta = {"collection": "skus", "indexes": ["product_id"]}
 
 
