@@ -357,7 +357,12 @@ def run_pytest(args: list[str]) -> int:
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     env.setdefault("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     try:
-        return subprocess.call([PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT)
+        code = subprocess.call([PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT)
+        (ROOT / ".data").mkdir(exist_ok=True)
+        (ROOT / ".data" / "pytest-exit-code").write_text(str(code))
+        if code == 5:
+            say("pytest collected no tests (exit code 5): check the paths and markers you passed")
+        return code
     finally:
         if mongo_proc:
             os.killpg(mongo_proc.pid, signal.SIGTERM)

@@ -6,6 +6,9 @@ from pydantic import BaseModel, Field
 
 from socialmall.common.v1 import money_pb2
 
+# A cap for amounts clients send: far above any real price, far below int64 and JSON's safe integers.
+MAX_FEN = 100_000_000_000
+
 
 def display(fen: int) -> str:
     sign = "-" if fen < 0 else ""

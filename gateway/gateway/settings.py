@@ -41,11 +41,14 @@ class GatewaySettings:
         kit = KitSettings.from_env()
         jwt_secret = secret("JWT_SECRET", "dev-only-jwt-secret-change-me")
         if not kit.is_dev and len(jwt_secret.encode()) < MIN_PROD_JWT_SECRET_BYTES:
-            raise RuntimeError(f"JWT_SECRET must be at least {MIN_PROD_JWT_SECRET_BYTES} bytes when SOCIALMALL_ENV=prod")
+            raise RuntimeError(
+                f"JWT_SECRET must be at least {MIN_PROD_JWT_SECRET_BYTES} bytes when SOCIALMALL_ENV=prod"
+            )
         return cls(
             kit=kit,
             targets={
-                name: env_str(f"{name.upper()}_GRPC_TARGET", f"127.0.0.1:{port}") for name, port in DEFAULT_PORTS.items()
+                name: env_str(f"{name.upper()}_GRPC_TARGET", f"127.0.0.1:{port}")
+                for name, port in DEFAULT_PORTS.items()
             },
             port=env_int("GATEWAY_PORT", 8000),
             public_url=env_str("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),

@@ -1,0 +1,122 @@
+"""Identity at the edge: HS256 access tokens and the dependencies that say who may call a route.
+
+Every route takes exactly one of `public`, `authenticated` or `role(...)` as its `Rpc` dependency,
+so the access rule sits in the route's signature and the verified caller rides on every gRPC call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from gateway.clients import Clients, Rpc
+from gateway.settings import GatewaySettings
+from mallkit import errors
+from mallkit.context import ANONYMOUS, Caller
+from mallkit.ids import ID_PATTERN
+
+ISSUER = "socialmall"
+ALGORITHM = "HS256"
+
+
+class Role(StrEnum):
+    CONSUMER = "consumer"
+    STORE_OWNER = "store_owner"
+    BRAND = "brand"
+    AGENT = "agent"
+    KOL = "kol"
+    CREATOR = "creator"
+    ADMIN = "admin"
+
+
+ROLES = frozenset(Role)
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    bearerFormat="JWT",
+    description="`Authorization: Bearer <access token>` (HS256 JWT issued by the gateway).",
+)
+
+
+def issue_token(settings: GatewaySettings, user_id: str, roles: Iterable[str], now: datetime | None = None) -> str:
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": user_id,
+        "roles": sorted(set(roles)),
+        "iss": ISSUER,
+        "iat": issued,
+        "exp": issued + timedelta(seconds=settings.access_token_ttl),
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def verify_token(settings: GatewaySettings, token: str) -> Caller:
+    """The caller a token speaks for; any doubt (signature, expiry, algorithm, claims) is a 401."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise errors.Unauthenticated("the access token has expired", "token_expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise errors.Unauthenticated("the access token is not valid", "invalid_token") from exc
+    user_id, roles = claims["sub"], claims.get("roles", [])
+    if not isinstance(user_id, str) or not ID_PATTERN.match(user_id):
+        raise errors.Unauthenticated("the access token has a malformed subject", "invalid_token")
+    if not isinstance(roles, list) or not all(isinstance(r, str) and r in ROLES for r in roles):
+        raise errors.Unauthenticated("the access token has malformed roles", "invalid_token")
+    return Caller(user_id, frozenset(roles))
+
+
+def _settings(request: Request) -> GatewaySettings:
+    settings: GatewaySettings = request.app.state.settings
+    return settings
+
+
+def _rpc(request: Request, caller: Caller) -> Rpc:
+    clients: Clients = request.app.state.clients
+    return Rpc(clients, request.state.request_id, caller)
+
+
+def current_caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Caller:
+    if credentials is None:
+        raise errors.Unauthenticated("a bearer access token is required", "missing_token")
+    caller = verify_token(_settings(request), credentials.credentials)
+    request.state.user_id = caller.user_id  # for the access log, even when a role check then refuses
+    return caller
+
+
+def public(request: Request) -> Rpc:
+    """Anyone may call; no identity is read or forwarded."""
+    return _rpc(request, ANONYMOUS)
+
+
+def authenticated(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Rpc:
+    """Any holder of a valid access token."""
+    return _rpc(request, caller)
+
+
+def role(*allowed: Role) -> Callable[..., Rpc]:
+    """A valid access token carrying at least one of `allowed`."""
+    names = ", ".join(allowed)
+
+    def dependency(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Rpc:
+        if not caller.roles & set(allowed):
+            raise errors.PermissionDenied(f"this action needs one of the roles: {names}", "role_required")
+        return _rpc(request, caller)
+
+    dependency.__name__ = f"role_{'_or_'.join(allowed)}"
+    return dependency

@@ -1,0 +1,59 @@
+"""Agent: 微商 agents and their upline tree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from gateway import errors
+from gateway.auth import authenticated
+from gateway.clients import Rpc
+from gateway.schemas import Id, PathId, RequestBody, time_of
+from socialmall.agent.v1 import agent_pb2 as pb
+
+router = APIRouter(tags=["agent"], responses=errors.responses(401, 404, 409, 422, 503))
+
+
+class NewAgent(RequestBody):
+    display_name: str = Field(..., min_length=1, max_length=64, examples=["Xiao Li"])
+    invite_code: Id | None = Field(
+        None, description="The inviting agent's code; without it the caller becomes a root agent.", examples=["K7Q2ZP"]
+    )
+
+
+class Agent(BaseModel):
+    id: str = Field(..., examples=["agt_6650a1f2c3d4e5f6a7b8c9d9"])
+    user_id: str = Field(..., examples=["u_42"])
+    display_name: str = Field(..., examples=["Xiao Li"])
+    upline_id: str | None = Field(..., description="Null for a root agent.", examples=[None])
+    depth: int = Field(..., description="1 for a root agent.", examples=[1])
+    invite_code: str = Field(..., description="The code this agent hands to people it invites.", examples=["K7Q2ZP"])
+    created_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
+
+    @classmethod
+    def from_pb(cls, agent: pb.Agent) -> Agent:
+        return cls(
+            id=agent.id,
+            user_id=agent.user_id,
+            display_name=agent.display_name,
+            upline_id=agent.upline_id or None,
+            depth=agent.depth,
+            invite_code=agent.invite_code,
+            created_at=time_of(agent, "created_at"),
+        )
+
+
+@router.post("/agents", status_code=201, summary="Become an agent; joining is free (authenticated)")
+async def register_agent(body: NewAgent, rpc: Annotated[Rpc, Depends(authenticated)]) -> Agent:
+    request = pb.RegisterAgentRequest(display_name=body.display_name, invite_code=body.invite_code or "")
+    reply = await rpc.agent("RegisterAgent", request)
+    return Agent.from_pb(reply.agent)
+
+
+@router.get("/agents/{agent_id}", summary="An agent (authenticated)")
+async def get_agent(agent_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Agent:
+    reply = await rpc.agent("GetAgent", pb.GetAgentRequest(agent_id=agent_id))
+    return Agent.from_pb(reply.agent)

@@ -1,0 +1,232 @@
+"""Retail (the trade core): brands, products and SKUs, orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from pydantic import BaseModel, Field
+
+from gateway import errors
+from gateway.auth import Role, authenticated, public, role
+from gateway.clients import Rpc
+from gateway.money import MAX_FEN, Money, to_pb
+from gateway.schemas import Cursor, Id, Limit, Page, PathId, QueryId, RequestBody, enum_label, time_of
+from socialmall.common.v1 import attribution_pb2, page_pb2
+from socialmall.retail.v1 import retail_pb2 as pb
+
+router = APIRouter(tags=["retail"], responses=errors.responses(401, 403, 404, 422, 503))
+
+BrandOrAdmin = Annotated[Rpc, Depends(role(Role.BRAND, Role.ADMIN))]
+Authenticated = Annotated[Rpc, Depends(authenticated)]
+Public = Annotated[Rpc, Depends(public)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Retrying with the same key returns the first order instead of a second one.",
+    ),
+]
+ATTRIBUTION_FIELDS = [f.name for f in attribution_pb2.Attribution.DESCRIPTOR.fields]
+
+
+# ── brands ──────────────────────────────────────────────────────────────────────────────────
+
+
+class NewBrand(RequestBody):
+    name: str = Field(..., min_length=1, max_length=64, examples=["Rose & Co"])
+
+
+class Brand(BaseModel):
+    id: str = Field(..., examples=["brand_6650a1f2c3d4e5f6a7b8c9d0"])
+    owner_id: str = Field(..., examples=["u_42"])
+    name: str = Field(..., examples=["Rose & Co"])
+    created_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
+
+    @classmethod
+    def from_pb(cls, brand: pb.Brand) -> Brand:
+        return cls(id=brand.id, owner_id=brand.owner_id, name=brand.name, created_at=time_of(brand, "created_at"))
+
+
+@router.post("/brands", status_code=201, summary="Create a brand (role brand or admin)")
+async def create_brand(body: NewBrand, rpc: BrandOrAdmin) -> Brand:
+    reply = await rpc.retail("CreateBrand", pb.CreateBrandRequest(name=body.name))
+    return Brand.from_pb(reply.brand)
+
+
+@router.get("/brands/{brand_id}", summary="A brand (public)")
+async def get_brand(brand_id: PathId, rpc: Public) -> Brand:
+    reply = await rpc.retail("GetBrand", pb.GetBrandRequest(brand_id=brand_id))
+    return Brand.from_pb(reply.brand)
+
+
+# ── products and SKUs ──────────────────────────────────────────────────────────────────────────
+
+
+class NewSku(RequestBody):
+    spec: str = Field(..., min_length=1, max_length=64, examples=["100 ml / rose"])
+    price_fen: int = Field(..., gt=0, le=MAX_FEN, examples=[1990])
+    stock: int = Field(..., ge=0, le=1_000_000_000, examples=[100])
+
+
+class NewProduct(RequestBody):
+    brand_id: Id = Field(..., examples=["brand_6650a1f2c3d4e5f6a7b8c9d0"])
+    title: str = Field(..., min_length=1, max_length=100, examples=["Rose face mist"])
+    category: str = Field(..., min_length=1, max_length=32, examples=["beauty"])
+    skus: list[NewSku] = Field(..., min_length=1, max_length=50)
+
+
+class Sku(BaseModel):
+    id: str = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
+    product_id: str = Field(..., examples=["prd_6650a1f2c3d4e5f6a7b8c9d2"])
+    spec: str = Field(..., examples=["100 ml / rose"])
+    price: Money
+    stock: int = Field(..., examples=[100])
+
+    @classmethod
+    def from_pb(cls, sku: pb.Sku) -> Sku:
+        return cls(id=sku.id, product_id=sku.product_id, spec=sku.spec, price=Money.from_pb(sku.price), stock=sku.stock)
+
+
+class Product(BaseModel):
+    id: str = Field(..., examples=["prd_6650a1f2c3d4e5f6a7b8c9d2"])
+    brand_id: str = Field(..., examples=["brand_6650a1f2c3d4e5f6a7b8c9d0"])
+    title: str = Field(..., examples=["Rose face mist"])
+    category: str = Field(..., examples=["beauty"])
+    skus: list[Sku]
+    created_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
+
+    @classmethod
+    def from_pb(cls, product: pb.Product) -> Product:
+        return cls(
+            id=product.id,
+            brand_id=product.brand_id,
+            title=product.title,
+            category=product.category,
+            skus=[Sku.from_pb(s) for s in product.skus],
+            created_at=time_of(product, "created_at"),
+        )
+
+
+@router.post("/products", status_code=201, summary="Create a product with its SKUs (role brand or admin)")
+async def create_product(body: NewProduct, rpc: BrandOrAdmin) -> Product:
+    request = pb.CreateProductRequest(
+        brand_id=body.brand_id,
+        title=body.title,
+        category=body.category,
+        skus=[pb.NewSku(spec=s.spec, price=to_pb(s.price_fen), stock=s.stock) for s in body.skus],
+    )
+    reply = await rpc.retail("CreateProduct", request)
+    return Product.from_pb(reply.product)
+
+
+@router.get("/products", summary="Products, newest first by id (public)")
+async def list_products(
+    rpc: Public, cursor: Cursor = None, limit: Limit = 20, brand_id: QueryId = None
+) -> Page[Product]:
+    request = pb.ListProductsRequest(
+        page=page_pb2.PageRequest(cursor=cursor or "", limit=limit), brand_id=brand_id or ""
+    )
+    reply = await rpc.retail("ListProducts", request)
+    return Page[Product](items=[Product.from_pb(p) for p in reply.products], next_cursor=reply.page.next_cursor or None)
+
+
+@router.get("/products/{product_id}", summary="A product and its SKUs (public)")
+async def get_product(product_id: PathId, rpc: Public) -> Product:
+    reply = await rpc.retail("GetProduct", pb.GetProductRequest(product_id=product_id))
+    return Product.from_pb(reply.product)
+
+
+@router.get("/skus/{sku_id}", summary="A SKU with its price and stock (public)")
+async def get_sku(sku_id: PathId, rpc: Public) -> Sku:
+    reply = await rpc.retail("GetSku", pb.GetSkuRequest(sku_id=sku_id))
+    return Sku.from_pb(reply.sku)
+
+
+# ── orders ─────────────────────────────────────────────────────────────────────────────────────
+
+
+class AttributionFields(BaseModel):
+    """Who brought the purchase about; leave out what does not apply."""
+
+    store_id: Id | None = Field(None, examples=["store_6650a1f2c3d4e5f6a7b8c9d3"])
+    group_team_id: Id | None = None
+    bargain_id: Id | None = None
+    post_id: Id | None = None
+    kol_link_id: Id | None = None
+    agent_id: Id | None = None
+
+
+class NewAttribution(AttributionFields, RequestBody):
+    pass
+
+
+class NewOrderLine(RequestBody):
+    sku_id: Id = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
+    quantity: int = Field(..., ge=1, le=999, examples=[2])
+
+
+class NewOrder(RequestBody):
+    lines: list[NewOrderLine] = Field(..., min_length=1, max_length=50)
+    attribution: NewAttribution | None = None
+
+
+class OrderItem(BaseModel):
+    sku_id: str = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
+    quantity: int = Field(..., examples=[2])
+    unit_price: Money
+    amount: Money
+
+
+class Order(BaseModel):
+    id: str = Field(..., examples=["ord_6650a1f2c3d4e5f6a7b8c9d4"])
+    buyer_id: str = Field(..., examples=["u_42"])
+    items: list[OrderItem]
+    total: Money
+    status: str = Field(..., description="created, paid or cancelled.", examples=["created"])
+    attribution: AttributionFields
+    created_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
+    paid_at: datetime | None = Field(..., examples=[None])
+
+    @classmethod
+    def from_pb(cls, order: pb.Order) -> Order:
+        return cls(
+            id=order.id,
+            buyer_id=order.buyer_id,
+            items=[
+                OrderItem(
+                    sku_id=i.sku_id,
+                    quantity=i.quantity,
+                    unit_price=Money.from_pb(i.unit_price),
+                    amount=Money.from_pb(i.amount),
+                )
+                for i in order.items
+            ],
+            total=Money.from_pb(order.total),
+            status=enum_label(order, "status", "ORDER_STATUS_"),
+            attribution=AttributionFields(**{f: getattr(order.attribution, f) or None for f in ATTRIBUTION_FIELDS}),
+            created_at=time_of(order, "created_at"),
+            paid_at=time_of(order, "paid_at"),
+        )
+
+
+@router.post("/orders", status_code=201, summary="Place an order; prices are always the server's (authenticated)")
+async def create_order(body: NewOrder, rpc: Authenticated, idempotency_key: IdempotencyKey = None) -> Order:
+    attribution = body.attribution.model_dump(exclude_none=True) if body.attribution else {}
+    request = pb.CreateOrderRequest(
+        lines=[pb.OrderLine(sku_id=line.sku_id, quantity=line.quantity) for line in body.lines],
+        attribution=attribution_pb2.Attribution(**attribution),
+        idempotency_key=idempotency_key or "",
+    )
+    reply = await rpc.retail("CreateOrder", request)
+    return Order.from_pb(reply.order)
+
+
+@router.get("/orders/{order_id}", summary="One of the caller's orders (authenticated)")
+async def get_order(order_id: PathId, rpc: Authenticated) -> Order:
+    reply = await rpc.retail("GetOrder", pb.GetOrderRequest(order_id=order_id))
+    return Order.from_pb(reply.order)

@@ -1,0 +1,53 @@
+"""Shapes shared by every area: id constraints, request-body base, cursor pages, proto conversions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Path, Query
+from google.protobuf.message import Message
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ID_REGEX = r"^[A-Za-z0-9_-]+$"
+ID_MAX_LENGTH = 64
+CURSOR_REGEX = r"^[A-Za-z0-9_=-]*$"
+DEFAULT_PAGE_LIMIT = 20
+MAX_PAGE_LIMIT = 100
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX)]
+PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX, examples=["sku_6650a1f2c3"])]
+QueryId = Annotated[str | None, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX)]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=256, pattern=CURSOR_REGEX, description="`next_cursor` of the previous page; omit for the first."),
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="Page size.")]
+
+T = TypeVar("T")
+
+
+class RequestBody(BaseModel):
+    """Request bodies are strict: unknown fields and loosely typed values (\"3\" for 3) are a 422."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(..., description="Pass as `cursor` for the next page; null on the last page.")
+
+
+def time_of(message: Message, field: str) -> datetime | None:
+    """A proto Timestamp field as an aware UTC datetime, None when unset."""
+    if not message.HasField(field):
+        return None
+    value: datetime = getattr(message, field).ToDatetime(tzinfo=UTC)
+    return value
+
+
+def enum_label(message: Message, field: str, prefix: str) -> str:
+    """`ORDER_STATUS_PAID` → `paid`: enum values as lower-case JSON strings."""
+    values = message.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number
+    value = values.get(getattr(message, field))  # a value newer than these stubs reads as unspecified
+    return value.name.removeprefix(prefix).lower() if value else "unspecified"

@@ -1,0 +1,129 @@
+"""The gRPC bootstrap and clients, with a real grpcio server in-process."""
+
+import threading
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from mallkit import context, errors, grpc_server
+from mallkit.grpc_client import ServiceClient
+from socialmall.retail.v1 import retail_pb2 as pb
+from socialmall.retail.v1 import retail_pb2_grpc as pb_grpc
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RetailService"].full_name
+
+
+class FakeRetail(pb_grpc.RetailServiceServicer):
+    def __init__(self):
+        self.calls: dict[str, int] = {}
+        self.seen_callers: list[context.Caller] = []
+
+    def _count(self, name):
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    def GetBrand(self, request, ctx):
+        self._count("GetBrand")
+        self.seen_callers.append(context.caller())
+        if request.brand_id == "missing":
+            raise errors.NotFound("no such brand", "brand_not_found")
+        if request.brand_id == "boom":
+            raise RuntimeError("bug")
+        if request.brand_id == "slow":
+            time.sleep(1.0)
+        if request.brand_id == "flaky":
+            ctx.abort(grpc.StatusCode.UNAVAILABLE, "try again")
+        return pb.GetBrandResponse(brand=pb.Brand(id=request.brand_id, owner_id=context.request_id()))
+
+    def CreateBrand(self, request, ctx):
+        self._count("CreateBrand")
+        ctx.abort(grpc.StatusCode.UNAVAILABLE, "try again")
+
+
+@pytest.fixture
+def server():
+    fake = FakeRetail()
+    healthy = threading.Event()
+    healthy.set()
+
+    def check():
+        if not healthy.is_set():
+            raise ConnectionError("mongo down")
+
+    app = grpc_server.build(
+        name="test",
+        port=0,
+        host="127.0.0.1",
+        register=lambda s: pb_grpc.add_RetailServiceServicer_to_server(fake, s),
+        service_names=[SERVICE_NAME],
+        checks={"mongo": check},
+    ).start()
+    yield app, fake, healthy
+    app.stop(grace=0)
+
+
+def test_domain_errors_become_statuses_with_a_code_trailer(server):
+    app, _, _ = server
+    with grpc.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        stub = pb_grpc.RetailServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetBrand(pb.GetBrandRequest(brand_id="missing"), timeout=2, metadata=[("x-request-id", "r1")])
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        assert err.value.details() == "no such brand"
+        assert ("error-code", "brand_not_found") in err.value.trailing_metadata()
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetBrand(pb.GetBrandRequest(brand_id="boom"), timeout=2, metadata=[("x-request-id", "r2")])
+        assert err.value.code() == grpc.StatusCode.INTERNAL
+        assert "r2" in err.value.details() and "bug" not in err.value.details()
+
+
+def test_client_propagates_identity_and_maps_errors_back(server):
+    app, fake, _ = server
+    client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", deadline=2)
+    who = context.Caller("u_1", frozenset({"brand", "admin"}))
+    with context.bound("req-42", who):
+        reply = client.GetBrand(pb.GetBrandRequest(brand_id="b1"))
+        with pytest.raises(errors.NotFound) as err:
+            client.GetBrand(pb.GetBrandRequest(brand_id="missing"))
+    assert reply.brand.owner_id == "req-42"  # the server saw our request id
+    assert fake.seen_callers[0] == who
+    assert err.value.code == "brand_not_found"
+    client.close()
+
+
+def test_every_call_has_a_deadline(server):
+    app, _, _ = server
+    client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", deadline=0.2)
+    started = time.monotonic()
+    with pytest.raises(errors.Unavailable):
+        client.GetBrand(pb.GetBrandRequest(brand_id="slow"))
+    assert time.monotonic() - started < 0.9
+    client.close()
+
+
+def test_only_idempotent_calls_are_retried_on_unavailable(server):
+    app, fake, _ = server
+    client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", deadline=2)
+    with pytest.raises(errors.Unavailable):
+        client.GetBrand(pb.GetBrandRequest(brand_id="flaky"))
+    with pytest.raises(errors.Unavailable):
+        client.CreateBrand(pb.CreateBrandRequest(name="x"))
+    assert fake.calls == {"GetBrand": 3, "CreateBrand": 1}
+    client.close()
+
+
+def test_health_follows_readiness_checks_and_reflection_lists_services(server):
+    app, _, healthy = server
+    with grpc.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        ask = health_pb2.HealthCheckRequest(service=SERVICE_NAME)
+        assert health.Check(ask, timeout=2).status == health_pb2.HealthCheckResponse.SERVING
+        healthy.clear()
+        app.refresh_health()
+        assert health.Check(ask, timeout=2).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        reflect = reflection_pb2_grpc.ServerReflectionStub(channel)
+        replies = reflect.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        names = {s.name for s in next(replies).list_services_response.service}
+        assert {SERVICE_NAME, "grpc.health.v1.Health"} <= names

@@ -1,0 +1,94 @@
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import mongoengine as me
+import pika
+import pytest
+
+from mallkit.events import new_event
+from mallkit.outbox import OutboxDocument, OutboxRelay, Publisher, wait_until_drained
+
+pytestmark = pytest.mark.integration
+
+
+class Widget(OutboxDocument):
+    name = me.StringField()
+    meta = {"collection": "widgets"}
+
+
+@pytest.fixture
+def source():
+    return f"test{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def listen(amqp_uri, source):
+    """Bind a private queue to `<source>.events` for the given routing keys; returns a reader."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    channel = connection.channel()
+    channel.exchange_declare(f"{source}.events", exchange_type="topic", durable=True)
+    queue = channel.queue_declare("", exclusive=True).method.queue
+
+    def bind(*keys):
+        for key in keys:
+            channel.queue_bind(queue, f"{source}.events", routing_key=key)
+
+    def read(wait=1.0):
+        got = []
+        for _m, props, body in channel.consume(queue, inactivity_timeout=wait):
+            if body is None:
+                break
+            got.append((props, json.loads(body)))
+        channel.cancel()
+        return got
+
+    yield bind, read
+    channel.exchange_delete(f"{source}.events")
+    connection.close()
+
+
+def test_relay_publishes_confirmed_persistent_json_then_clears_the_outbox(mongo_db, amqp_uri, source, listen):
+    bind, read = listen
+    bind("thing_made")
+    event = new_event(source, "thing_made", {"n": 1})
+    Widget(name="w", outbox=[event]).save()
+    relay = OutboxRelay(Publisher(amqp_uri, source), [Widget])
+    assert relay.run_once() == 1
+    assert Widget.objects.get(name="w").outbox == []
+    [(props, body)] = read()
+    assert body == event
+    assert props.content_type == "application/json" and props.delivery_mode == 2
+    assert relay.run_once() == 0
+    relay.stop()
+
+
+def test_an_unroutable_event_waits_without_blocking_the_next(mongo_db, amqp_uri, source, listen):
+    bind, read = listen
+    bind("wanted")
+    Widget(name="w", outbox=[new_event(source, "unwanted", {}), new_event(source, "wanted", {})]).save()
+    relay = OutboxRelay(Publisher(amqp_uri, source), [Widget])
+    assert relay.run_once() == 1
+    assert [e["type"] for e in Widget.objects.get(name="w").outbox] == ["unwanted"]
+    assert [body["type"] for _, body in read()] == ["wanted"]
+    relay.stop()
+
+
+def test_an_unroutable_event_is_dropped_after_its_ttl(mongo_db, amqp_uri, source):
+    stale = new_event(source, "nobody_listens", {})
+    stale["occurred_at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    Widget(name="w", outbox=[stale]).save()
+    relay = OutboxRelay(Publisher(amqp_uri, source), [Widget], unroutable_ttl=timedelta(minutes=10))
+    assert relay.run_once() == 1
+    assert Widget.objects.get(name="w").outbox == []
+    relay.stop()
+
+
+def test_relay_thread_survives_a_broker_it_cannot_reach_and_keeps_events(mongo_db, source):
+    Widget(name="w", outbox=[new_event(source, "x", {})]).save()
+    relay = OutboxRelay(Publisher("amqp://guest:guest@127.0.0.1:1/", source), [Widget], poll_interval=0.05)
+    relay.start()
+    assert not wait_until_drained([Widget], timeout=0.5)
+    assert relay.last_error is not None
+    relay.stop()
+    assert len(Widget.objects.get(name="w").outbox) == 1

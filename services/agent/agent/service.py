@@ -1,0 +1,126 @@
+"""agent use cases: load, apply the domain rules, save."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import mongoengine as me
+
+from agent.documents import Agent, AgentSale, ComplianceAlarm
+from agent.domain import network
+from agent.domain.sales import attributed_sale
+from mallkit import context, ids
+from mallkit.errors import AlreadyExists, NotFound, PermissionDenied
+
+log = logging.getLogger(__name__)
+
+CODE_ATTEMPTS = 5
+
+
+def _require_user() -> context.Caller:
+    who = context.caller()
+    if not who.authenticated:
+        raise PermissionDenied("sign in first", "unauthenticated")
+    return who
+
+
+def _already_agent(user_id: str) -> AlreadyExists:
+    return AlreadyExists(f"user {user_id!r} is already an agent", "already_agent")
+
+
+def _upline_by_code(raw_code: str) -> network.Upline:
+    code = network.normalize_invite_code(raw_code)
+    upline = Agent.objects(invite_code=code).first()
+    if upline is None:
+        raise NotFound(f"invite code {code!r} not found", "invite_code_not_found")
+    return network.Upline(upline.id, upline.user_id, upline.depth, upline.root_id)
+
+
+def _insert_with_fresh_code(agent: Agent) -> None:
+    """Insert under a new random invite code, retrying only when the code (not the user) collided."""
+    for _ in range(CODE_ATTEMPTS):
+        agent.invite_code = network.new_invite_code()
+        try:
+            agent.save(force_insert=True)
+            return
+        except me.NotUniqueError as exc:
+            if Agent.objects(user_id=agent.user_id).only("id").first():
+                raise _already_agent(agent.user_id) from exc
+            log.info("invite code collision, drawing another")
+    raise RuntimeError(f"no free invite code after {CODE_ATTEMPTS} attempts")
+
+
+def _record_alarms(agent: Agent) -> None:
+    headcount = Agent.objects(root_id=agent.root_id).count()
+    alarms = [
+        ComplianceAlarm(
+            id=ids.new_id("alm"),
+            kind=a.kind,
+            level=a.level,
+            agent_id=agent.id,
+            root_id=agent.root_id,
+            value=a.value,
+            threshold=a.threshold,
+            message=a.message,
+        )
+        for a in network.network_alarms(agent.depth, headcount)
+    ]
+    for alarm in alarms:
+        alarm.save(force_insert=True)
+        log.warning("compliance alarm: %s", alarm.message, extra={"root_id": alarm.root_id, "kind": alarm.kind})
+
+
+def register_agent(display_name: str, invite_code: str = "") -> Agent:
+    """Join as an agent: free (no fee, no purchase); under the upline owning `invite_code`, if given."""
+    who = _require_user()
+    name = network.check_display_name(display_name)
+    upline = _upline_by_code(invite_code) if invite_code.strip() else None
+    agent_id = ids.new_id("agt")
+    placement = network.place(agent_id, who.user_id, upline)
+    if Agent.objects(user_id=who.user_id).only("id").first():
+        raise _already_agent(who.user_id)
+    agent = Agent(
+        id=agent_id,
+        user_id=who.user_id,
+        display_name=name,
+        upline_id=placement.upline_id,
+        root_id=placement.root_id,
+        depth=placement.depth,
+    )
+    _insert_with_fresh_code(agent)
+    _record_alarms(agent)
+    return agent
+
+
+def get_agent(agent_id: str) -> Agent:
+    _require_user()
+    found = Agent.objects(id=agent_id).first() if ids.is_valid(agent_id) else None
+    if found is None:
+        raise NotFound(f"agent {agent_id!r} not found", "agent_not_found")
+    return found
+
+
+def record_agent_sale(data: dict[str, Any]) -> bool:
+    """Record an order_paid attributed to a known agent; True if this call recorded it.
+
+    Keyed by order id, so redelivered or concurrent events record it once.
+    """
+    sale = attributed_sale(data)
+    if sale is None:
+        return False
+    if not Agent.objects(id=sale.agent_id).only("id").first():
+        log.warning("order %s names unknown agent %s; not recorded", sale.order_id, sale.agent_id)
+        return False
+    try:
+        AgentSale(
+            id=ids.new_id("asl"),
+            order_id=sale.order_id,
+            agent_id=sale.agent_id,
+            buyer_id=sale.buyer_id,
+            total_fen=sale.total_fen,
+            paid_at=sale.paid_at,
+        ).save(force_insert=True)
+    except me.NotUniqueError:
+        return False
+    return True

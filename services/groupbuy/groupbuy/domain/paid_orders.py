@@ -1,0 +1,33 @@
+"""What groupbuy keeps from retail's order_paid event (schema: retail_s2b2c.service._order_event)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mallkit.errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class PaidOrderFacts:
+    order_id: str
+    buyer_id: str
+    amount_fen: int
+    group_team_id: str
+
+
+def from_order_paid(data: dict[str, Any]) -> PaidOrderFacts:
+    """Read the event's data; a payload no redelivery can fix raises InvalidArgument `malformed_event`."""
+    try:
+        order_id, buyer_id, total = data["order_id"], data["buyer_id"], data["total_fen"]
+        group_team_id = (data.get("attribution") or {}).get("group_team_id") or ""
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidArgument(f"order_paid data lacks {exc}", "malformed_event") from exc
+    if not isinstance(order_id, str) or not order_id or not isinstance(buyer_id, str):
+        raise InvalidArgument("order_paid needs string order_id and buyer_id", "malformed_event")
+    # bool is an int in Python; an amount of True fen is still malformed
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise InvalidArgument(f"order_paid total_fen must be a whole number of fen, got {total!r}", "malformed_event")
+    if not isinstance(group_team_id, str):
+        raise InvalidArgument("order_paid attribution.group_team_id must be a string", "malformed_event")
+    return PaidOrderFacts(order_id, buyer_id, total, group_team_id)
