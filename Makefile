@@ -34,8 +34,7 @@ seed: setup  ## load demo brands, products, users, posts, agents and links throu
 	$(PY) scripts/seed.py
 
 bench: setup  ## run all benchmarks (or one: make bench B=grpc_baseline); results in bench/results/
-	$(PY) scripts/devstack.py infra
-	$(PY) bench/run.py $(B)
+	$(PY) scripts/devstack.py bench $(B)
 
 k8s-check: setup  ## validate the Kubernetes manifests offline
 	bash scripts/k8s_check.sh

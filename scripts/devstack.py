@@ -2,6 +2,7 @@
 
     python scripts/devstack.py run            # infra + Mongo dev server + 11 processes, until Ctrl-C
     python scripts/devstack.py pytest [ARGS]  # infra + a throwaway Mongo dev server, then pytest ARGS
+    python scripts/devstack.py bench [NAMES]  # the same, then the benchmarks under bench/
     python scripts/devstack.py infra          # only make sure Redis and RabbitMQ answer
 
 Redis and RabbitMQ are started if installed and down. MongoDB comes from MONGO_URI, else the
@@ -342,33 +343,38 @@ def run(offset: int, timeout: float) -> int:
     return code
 
 
-def run_pytest(args: list[str]) -> int:
+def with_infra(command: list[str]) -> int:
+    """Run `command` with Redis, RabbitMQ and a throwaway Mongo dev server (unless MONGO_URI is set)."""
     ensure_infra()
     env = dict(os.environ)
     mongo_proc = None
     data = None
     if not env.get("MONGO_URI"):
-        data = Path(tempfile.mkdtemp(prefix="socialmall-test-mongo-"))
+        data = Path(tempfile.mkdtemp(prefix="socialmall-mongo-"))
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        mongo_proc = start_mongo(port, data / "test.sqlite3", (data / "server.log").open("ab"))
+        mongo_proc = start_mongo(port, data / "db.sqlite3", (data / "server.log").open("ab"))
         env["MONGO_URI"] = mongo_uri(port)
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     env.setdefault("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     try:
-        code = subprocess.call([PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT)
-        (ROOT / ".data").mkdir(exist_ok=True)
-        (ROOT / ".data" / "pytest-exit-code").write_text(str(code))
-        if code == 5:
-            say("pytest collected no tests (exit code 5): check the paths and markers you passed")
-        return code
+        return subprocess.call(command, env=env, cwd=ROOT)
     finally:
         if mongo_proc:
             os.killpg(mongo_proc.pid, signal.SIGTERM)
             mongo_proc.wait(timeout=10)
         if data:
             shutil.rmtree(data, ignore_errors=True)
+
+
+def run_pytest(args: list[str]) -> int:
+    code = with_infra([PYTHON, "-m", "pytest", *args])
+    (ROOT / ".data").mkdir(exist_ok=True)
+    (ROOT / ".data" / "pytest-exit-code").write_text(str(code))
+    if code == 5:
+        say("pytest collected no tests (exit code 5): check the paths and markers you passed")
+    return code
 
 
 def main() -> None:
@@ -381,6 +387,8 @@ def main() -> None:
     sub.add_parser("mongo-python", help="print the Python that runs the Mongo dev server (installs it if needed)")
     test_cmd = sub.add_parser("pytest", help="run pytest with the infrastructure it needs")
     test_cmd.add_argument("args", nargs=argparse.REMAINDER)
+    bench_cmd = sub.add_parser("bench", help="run benchmarks (all, or the names given) with the infrastructure")
+    bench_cmd.add_argument("names", nargs="*")
     args = parser.parse_args()
     if args.command == "run":
         sys.exit(run(args.port_offset, args.timeout))
@@ -388,6 +396,8 @@ def main() -> None:
         ensure_infra()
     elif args.command == "mongo-python":
         print(mongo_server_python())
+    elif args.command == "bench":
+        sys.exit(with_infra([PYTHON, str(ROOT / "bench" / "run.py"), *args.names]))
     else:
         sys.exit(run_pytest(args.args))
 

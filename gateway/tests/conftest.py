@@ -13,7 +13,7 @@ import pytest
 warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient` is deprecated")
 
 from fastapi.testclient import TestClient  # noqa: E402
-from gateway_fakes import FakeService, Plan, start_fakes  # noqa: E402
+from .gateway_fakes import FakeService, Plan, start_fakes  # noqa: E402
 
 from gateway.app import create_app  # noqa: E402
 from gateway.auth import issue_token  # noqa: E402

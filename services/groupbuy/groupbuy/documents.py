@@ -8,7 +8,9 @@ import mongoengine as me
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """UTC now at MongoDB's precision (milliseconds), so what a create returns equals what a read returns."""
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class Campaign(me.Document):

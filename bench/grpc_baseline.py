@@ -1,0 +1,125 @@
+"""grpc_baseline: retail's GetProduct through the kit, against a raw grpcio echo ceiling.
+
+Three measurements with the same client threads, in one run:
+- ceiling: a bare grpcio server echoing bytes (no protobuf, no interceptor, no database);
+- kit_constant: the kit's server (interceptor, logging, health) answering GetBrand from memory;
+- value: the real retail API process's GetProduct, reading Mongo (the dev wire server here).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from harness import closed_loop
+
+from mallkit import context, grpc_server, mongo
+from mallkit.testing import free_port, wait_serving
+from socialmall.retail.v1 import retail_pb2 as pb
+from socialmall.retail.v1 import retail_pb2_grpc as pb_grpc
+
+THREADS = 8
+SECONDS = 3.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def raw_echo_server() -> tuple[grpc.Server, int]:
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(lambda request, _ctx: request)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
+
+
+class ConstantRetail(pb_grpc.RetailServiceServicer):
+    def GetBrand(self, request, ctx):
+        return pb.GetBrandResponse(brand=pb.Brand(id=request.brand_id, name="constant"))
+
+
+def seed_product(db_name: str) -> str:
+    from retail_s2b2c import service
+    from retail_s2b2c.domain.catalog import NewSku
+
+    mongo.connect(db_name)
+    with context.bound("bench", context.Caller("u_bench_brand", frozenset({"brand"}))):
+        brand = service.create_brand(f"bench-{os.getpid()}")
+        product, _ = service.create_product(brand.id, "Bench tea", "food", [NewSku("250g", 1990, 100)])
+    return product.id
+
+
+def run() -> dict:
+    echo_server, echo_port = raw_echo_server()
+    with grpc.insecure_channel(f"127.0.0.1:{echo_port}") as channel:
+        echo = channel.unary_unary("/bench.Echo/Echo")
+        ceiling = closed_loop(lambda: echo(b"x" * 64, timeout=2), THREADS, SECONDS)
+    echo_server.stop(0)
+
+    kit_app = grpc_server.build(
+        name="bench",
+        port=0,
+        host="127.0.0.1",
+        service_names=[],
+        checks={},
+        register=lambda s: pb_grpc.add_RetailServiceServicer_to_server(ConstantRetail(), s),
+    ).start()
+    with grpc.insecure_channel(f"127.0.0.1:{kit_app.port}") as channel:
+        stub = pb_grpc.RetailServiceStub(channel)
+        kit_constant = closed_loop(lambda: stub.GetBrand(pb.GetBrandRequest(brand_id="b"), timeout=2), THREADS, SECONDS)
+    kit_app.stop(0)
+
+    db_name = f"bench_retail_{os.getpid()}"
+    product_id = seed_product(db_name)
+    port = free_port()
+    api = subprocess.Popen(
+        [sys.executable, "-m", "retail_s2b2c.api"],
+        env={**os.environ, "MONGO_DB": db_name, "GRPC_PORT": str(port), "LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    wrong = []
+    try:
+        wait_serving(f"127.0.0.1:{port}", timeout=30)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.RetailServiceStub(channel)
+
+            def get_product() -> None:
+                reply = stub.GetProduct(pb.GetProductRequest(product_id=product_id), timeout=5)
+                if reply.product.id != product_id or len(reply.product.skus) != 1:
+                    wrong.append(reply)
+
+            value = closed_loop(get_product, THREADS, SECONDS)
+    finally:
+        api.terminate()
+        api.wait(timeout=10)
+        mongo.connect(db_name)
+        import mongoengine
+
+        mongoengine.get_connection().drop_database(db_name)
+
+    return {
+        "name": "grpc_baseline",
+        "value": round(value.per_second, 1),
+        "unit": "calls/s",
+        "ceiling": round(ceiling.per_second, 1),
+        "ratio": round(value.per_second / ceiling.per_second, 3),
+        "correct": not wrong and value.errors == 0 and value.calls > 0,
+        "details": {
+            "threads": THREADS,
+            "seconds": SECONDS,
+            "get_product": value.summary(),
+            "raw_echo": ceiling.summary(),
+            "kit_constant": {
+                **kit_constant.summary(),
+                "ratio_to_echo": round(kit_constant.per_second / ceiling.per_second, 3),
+            },
+            "mongo_uri": os.environ.get("MONGO_URI", ""),
+        },
+    }
