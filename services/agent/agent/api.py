@@ -8,7 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from agent import service
 from agent.config import SERVICE, AgentSettings
-from agent.documents import Agent
+from agent.documents import Agent, ensure_indexes
 from mallkit import grpc_server, logs, mongo
 from mallkit.config import KitSettings
 from socialmall.agent.v1 import agent_pb2 as pb
@@ -47,6 +47,7 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
 def build(kit: KitSettings, settings: AgentSettings, port: int | None = None) -> grpc_server.GrpcApp:
     """Wire the API process: Mongo and the gRPC server (no outbox yet: agent raises no events)."""
     mongo.connect(settings.db_name, kit)
+    ensure_indexes()
     return grpc_server.build(
         name=SERVICE,
         port=settings.grpc_port if port is None else port,

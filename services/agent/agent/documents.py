@@ -8,7 +8,9 @@ import mongoengine as me
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """UTC, to the millisecond MongoDB stores, so a created document equals the one read back."""
+    at = datetime.now(UTC)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 class Agent(me.Document):
@@ -51,3 +53,13 @@ class AgentSale(me.Document):
     paid_at = me.DateTimeField(required=True)
     recorded_at = me.DateTimeField(default=now)
     meta = {"collection": "agent_sales", "indexes": [("agent_id", "paid_at")]}
+
+
+DOCUMENTS = [Agent, ComplianceAlarm, AgentSale]
+
+
+def ensure_indexes() -> None:
+    """Build every index at process start. mongoengine would build them on a collection's first use,
+    while other threads may already write to it: a unique index built after a duplicate slipped in fails."""
+    for document in DOCUMENTS:
+        document.ensure_indexes()

@@ -9,14 +9,17 @@ from nameko.events import event_handler
 
 from agent import service
 from agent.config import AgentSettings
+from agent.documents import ensure_indexes
 from mallkit import mongo
-from mallkit.consumer import idempotent
+from mallkit.consumer import ProcessedEvent, idempotent
 
 log = logging.getLogger(__name__)
 
 
 def setup() -> None:
     mongo.connect(AgentSettings.from_env().db_name)
+    ensure_indexes()
+    ProcessedEvent.ensure_indexes()
 
 
 class Worker:

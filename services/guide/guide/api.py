@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from guide import service
 from guide.config import SERVICE, GuideSettings
-from guide.documents import Link
+from guide.documents import Link, ensure_indexes
 from mallkit import grpc_server, logs, mongo
 from mallkit.config import KitSettings
 from mallkit.grpc_client import ServiceClient
@@ -59,6 +59,7 @@ class GuideServicer(pb_grpc.GuideServiceServicer):
 def build(kit: KitSettings, settings: GuideSettings, port: int | None = None) -> grpc_server.GrpcApp:
     """Wire the API process: Mongo, Redis, the retail client and the gRPC server (no outbox yet)."""
     mongo.connect(settings.db_name, kit)
+    ensure_indexes()
     cache = connect_redis(kit)
     retail = ServiceClient(
         retail_pb2_grpc.RetailServiceStub, settings.retail_grpc_target, deadline=kit.grpc_deadline_seconds

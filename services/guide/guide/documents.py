@@ -8,7 +8,9 @@ import mongoengine as me
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """UTC, to the millisecond MongoDB stores, so a created document equals the one read back."""
+    at = datetime.now(UTC)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 class Link(me.Document):
@@ -45,3 +47,13 @@ class AttributedOrder(me.Document):
     paid_at = me.DateTimeField(required=True)
     recorded_at = me.DateTimeField(default=now)
     meta = {"collection": "attributed_orders", "indexes": [("kol_id", "paid_at")]}
+
+
+DOCUMENTS = [Link, Click, AttributedOrder]
+
+
+def ensure_indexes() -> None:
+    """Build every index at process start. mongoengine would build them on a collection's first use,
+    while other threads may already write to it: a unique index built after a duplicate slipped in fails."""
+    for document in DOCUMENTS:
+        document.ensure_indexes()

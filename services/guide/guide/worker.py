@@ -9,14 +9,17 @@ from nameko.events import event_handler
 
 from guide import service
 from guide.config import GuideSettings
+from guide.documents import ensure_indexes
 from mallkit import mongo
-from mallkit.consumer import idempotent
+from mallkit.consumer import ProcessedEvent, idempotent
 
 log = logging.getLogger(__name__)
 
 
 def setup() -> None:
     mongo.connect(GuideSettings.from_env().db_name)
+    ensure_indexes()
+    ProcessedEvent.ensure_indexes()
 
 
 class Worker:

@@ -59,6 +59,7 @@ def test_refusals_over_grpc(stub):
         grpc.StatusCode.ALREADY_EXISTS,
         "already_agent",
     )
-    assert refusal(
-        lambda: stub.GetAgent(pb.GetAgentRequest(agent_id="agt_nope"), metadata=meta("u_1"), timeout=5)
-    ) == (grpc.StatusCode.NOT_FOUND, "agent_not_found")
+    assert refusal(lambda: stub.GetAgent(pb.GetAgentRequest(agent_id="agt_nope"), metadata=meta("u_1"), timeout=5)) == (
+        grpc.StatusCode.NOT_FOUND,
+        "agent_not_found",
+    )
