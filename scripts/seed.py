@@ -1,0 +1,111 @@
+"""`make seed`: load a demo data set through the running gateway (start it with `make run`).
+
+Brands with products and SKUs, consumers, creators' posts, an agent chain and KOL links — all
+created through the public API, exactly as front-end apps would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import secrets
+import sys
+
+import httpx
+from tqdm import tqdm
+
+BRANDS = {
+    "西湖茶社 West Lake Tea": [
+        ("西湖龙井 Longjing", "tea", [("250g", 12800), ("500g", 23800)]),
+        ("白茶饼 White tea cake", "tea", [("357g", 16800)]),
+    ],
+    "花间 Flora Skin": [
+        ("玫瑰纯露 Rose mist", "beauty", [("100ml", 5900), ("300ml", 14900)]),
+        ("保湿面霜 Moisture cream", "beauty", [("50g", 8900)]),
+    ],
+    "山里鲜 Mountain Fresh": [
+        ("秭归脐橙 Navel oranges", "fruit", [("5斤", 3990), ("10斤", 6990)]),
+        ("赣南蜜柚 Pomelo", "fruit", [("2个", 2990)]),
+    ],
+    "小厨 Little Kitchen": [
+        ("手工辣椒酱 Chili sauce", "food", [("200g", 1990), ("200g×3", 4990)]),
+        ("五常大米 Wuchang rice", "food", [("5kg", 8990)]),
+    ],
+    "童趣 Kiddo": [
+        ("绘本套装 Picture books", "kids", [("10册", 9900)]),
+        ("积木 Building blocks", "kids", [("120粒", 12900), ("300粒", 25900)]),
+    ],
+}
+CONSUMERS = 20
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        self.http = httpx.Client(base_url=base, timeout=10)
+
+    def token(self, user_id: str, role: str) -> str:
+        reply = self.http.post("/api/v1/dev/tokens", json={"user_id": user_id, "roles": [role]})
+        reply.raise_for_status()
+        return reply.json()["access_token"]
+
+    def post(self, path: str, token: str, body: dict) -> dict:
+        reply = self.http.post(f"/api/v1{path}", json=body, headers={"authorization": f"Bearer {token}"})
+        if reply.status_code >= 400:
+            raise RuntimeError(f"POST {path} -> {reply.status_code}: {reply.text}")
+        return reply.json()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gateway", default="http://127.0.0.1:8000")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    api = Api(args.gateway)
+    try:
+        api.http.get("/readyz").raise_for_status()
+    except httpx.HTTPError as exc:
+        print(f"the gateway at {args.gateway} is not ready ({exc}); start the platform with `make run`")
+        return 1
+    run_tag = secrets.token_hex(2)  # brand names are unique: a second seed adds a second set
+    steps = len(BRANDS) + sum(len(p) for p in BRANDS.values()) + CONSUMERS + 3
+    skus: list[str] = []
+    with tqdm(total=steps, unit="step", desc="seeding") as bar:
+        for i, (name, products) in enumerate(BRANDS.items()):
+            owner = api.token(f"u_brand_{i}", "brand")
+            brand = api.post("/brands", owner, {"name": f"{name} #{run_tag}"})
+            bar.update()
+            for title, category, specs in products:
+                body = {
+                    "brand_id": brand["id"],
+                    "title": title,
+                    "category": category,
+                    "skus": [{"spec": s, "price_fen": p, "stock": rng.randint(50, 500)} for s, p in specs],
+                }
+                skus += [s["id"] for s in api.post("/products", owner, body)["skus"]]
+                bar.update()
+        for n in range(CONSUMERS):
+            api.token(f"u_consumer_{n}", "consumer")
+            bar.update()
+        creator = api.token("u_creator_1", "creator")
+        api.post(
+            "/posts",
+            creator,
+            {"title": "周末下午茶 Weekend tea", "body": "龙井配橙子, 清爽!", "sku_ids": rng.sample(skus, 2)},
+        )
+        bar.update()
+        root = api.post("/agents", api.token("u_agent_root", "consumer"), {"display_name": "总代 Lin"})
+        api.post(
+            "/agents",
+            api.token("u_agent_2", "consumer"),
+            {"display_name": "小王 Wang", "invite_code": root["invite_code"]},
+        )
+        bar.update()
+        api.post("/guide/links", api.token("u_kol_1", "kol"), {"sku_id": rng.choice(skus)})
+        bar.update()
+    print(f"seeded {len(BRANDS)} brands, {len(skus)} SKUs, {CONSUMERS} consumers, a post, 2 agents and a KOL link")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
