@@ -1,0 +1,64 @@
+"""Cross-service fixtures: the whole platform started by the same runner as `make run`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT_OFFSET = 300  # beside a developer's own `make run` (offset 0)
+
+
+@dataclass(frozen=True)
+class Platform:
+    gateway: str
+    offset: int
+    log: Path
+
+    def token(self, user_id: str, *roles: str) -> dict[str, str]:
+        reply = httpx.post(f"{self.gateway}/api/v1/dev/tokens", json={"user_id": user_id, "roles": list(roles)})
+        reply.raise_for_status()
+        return {"authorization": f"Bearer {reply.json()['access_token']}"}
+
+
+@pytest.fixture(scope="session")
+def platform(mongo_uri: str, redis_url: str, amqp_uri: str, tmp_path_factory) -> Iterator[Platform]:
+    log = tmp_path_factory.mktemp("platform") / "platform.log"
+    env = {
+        **os.environ,
+        "MONGO_URI": mongo_uri,
+        "REDIS_URL": redis_url,
+        "AMQP_URI": amqp_uri,
+        "SOCIALMALL_ENV": "dev",
+        "LOG_LEVEL": "INFO",
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "scripts/devstack.py", "run", "--port-offset", str(PORT_OFFSET), "--timeout", "90"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    gateway = f"http://127.0.0.1:{8000 + PORT_OFFSET}"
+    deadline = time.monotonic() + 100
+    while "processes healthy" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the platform did not come up:\n{log.read_text(errors='replace')[-6000:]}", pytrace=False)
+        time.sleep(0.5)
+    yield Platform(gateway, PORT_OFFSET, log)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
