@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from functools import wraps
 
 import mongoengine
@@ -57,6 +58,14 @@ def connect(db_name: str, settings: KitSettings | None = None, alias: str = "def
     else:
         mongoengine.connect(db=db_name, alias=alias, host=uri, tz_aware=True, uuidRepresentation="standard")
     return uri
+
+
+def ensure_indexes(documents: Iterable[type[mongoengine.Document]]) -> None:
+    """Build every index before serving. mongoengine otherwise builds a collection's indexes on
+    its first use, and concurrent writers on a fresh database can slip a duplicate in before a
+    unique index exists (seen: 8 racing registrations, 2 agents for one user)."""
+    for document in documents:
+        document.ensure_indexes()
 
 
 def ping(alias: str = "default") -> None:

@@ -10,7 +10,7 @@ from mallkit.outbox import OutboxRelay, Publisher
 from mallkit.redis_conn import connect as connect_redis
 from retail_s2b2c import service
 from retail_s2b2c.config import SERVICE, RetailSettings
-from retail_s2b2c.documents import OUTBOX_DOCUMENTS, Brand, Order, Product, Sku
+from retail_s2b2c.documents import DOCUMENTS, OUTBOX_DOCUMENTS, Brand, Order, Product, Sku
 from retail_s2b2c.domain.catalog import NewSku
 from retail_s2b2c.domain.orders import Line
 from socialmall.common.v1 import attribution_pb2, money_pb2, page_pb2
@@ -130,6 +130,7 @@ class RetailServicer(pb_grpc.RetailServiceServicer):
 def build(kit: KitSettings, settings: RetailSettings, port: int | None = None) -> grpc_server.GrpcApp:
     """Wire the API process: Mongo, Redis, the outbox relay and the gRPC server."""
     mongo.connect(settings.db_name, kit)
+    mongo.ensure_indexes(DOCUMENTS)
     redis = connect_redis(kit)
     relay = OutboxRelay(Publisher(kit.amqp_uri, SERVICE), OUTBOX_DOCUMENTS)
     app = grpc_server.build(

@@ -92,4 +92,5 @@ class Payment(me.Document):
     meta = {"collection": "payments"}
 
 
+DOCUMENTS = [Brand, Product, Sku, Order, Payment]
 OUTBOX_DOCUMENTS = [Order]

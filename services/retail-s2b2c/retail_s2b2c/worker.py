@@ -9,12 +9,14 @@ from nameko.timer import timer
 from mallkit import mongo
 from retail_s2b2c import service
 from retail_s2b2c.config import RetailSettings
+from retail_s2b2c.documents import DOCUMENTS
 
 log = logging.getLogger(__name__)
 
 
 def setup() -> None:
     mongo.connect(RetailSettings.from_env().db_name)
+    mongo.ensure_indexes(DOCUMENTS)
 
 
 class Worker:
