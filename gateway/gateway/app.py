@@ -16,6 +16,9 @@ from gateway.settings import GatewaySettings
 from mallkit import logs
 
 API_PREFIX = "/api/v1"
+ROOT_ROUTERS = (health.router, guide.redirect_router)
+API_ROUTERS = (retail.router, payments.router, groupbuy.router, content.router, agent.router, guide.router)
+DEV_ROUTERS = (dev.router,)
 SIMULATED_PROVIDER_TIMEOUT_SECONDS = 10.0
 
 DESCRIPTION = """
@@ -77,12 +80,10 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logging: bo
     errors.install(app)
     app.add_middleware(RequestContextMiddleware)
 
-    app.include_router(health.router)
-    app.include_router(guide.redirect_router)
-    for area in (retail, payments, groupbuy, content, agent, guide):
-        app.include_router(area.router, prefix=API_PREFIX)
-    if settings.is_dev:
-        app.include_router(dev.router, prefix=API_PREFIX)
+    for router in ROOT_ROUTERS:
+        app.include_router(router)
+    for router in (*API_ROUTERS, *DEV_ROUTERS) if settings.is_dev else API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
     return app
 
 

@@ -122,3 +122,9 @@ def install(app: FastAPI) -> None:
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries documenting the error body for the given statuses."""
     return {s: {"model": ErrorBody, "description": HTTPStatus(s).phrase} for s in statuses}
+
+
+COMMON = responses(404, 422, 503)  # every area router
+NEEDS_TOKEN = responses(401)
+NEEDS_ROLE = responses(401, 403)
+WRITE = responses(400, 409)  # the service refused the input or the current state forbids it

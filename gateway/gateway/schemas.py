@@ -16,7 +16,9 @@ DEFAULT_PAGE_LIMIT = 20
 MAX_PAGE_LIMIT = 100
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX)]
-PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX, examples=["sku_6650a1f2c3"])]
+PathId = Annotated[
+    str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX, examples=["ord_6650a1f2c3d4e5f6a7b8c9d4"])
+]
 QueryId = Annotated[str | None, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX)]
 Cursor = Annotated[
     str | None,

@@ -39,7 +39,7 @@ class GatewaySettings:
     @classmethod
     def from_env(cls) -> GatewaySettings:
         kit = KitSettings.from_env()
-        jwt_secret = secret("JWT_SECRET", "dev-only-jwt-secret-change-me")
+        jwt_secret = secret("JWT_SECRET", "dev-only-jwt-secret-change-me-32bytes")
         if not kit.is_dev and len(jwt_secret.encode()) < MIN_PROD_JWT_SECRET_BYTES:
             raise RuntimeError(
                 f"JWT_SECRET must be at least {MIN_PROD_JWT_SECRET_BYTES} bytes when SOCIALMALL_ENV=prod"

@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import socket
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-
-def _restore_installed_gateway_package() -> None:
-    """Undo a name clash between this folder and the package under test.
-
-    With `--import-mode=importlib` pytest names this file `gateway.tests.conftest` and, unless the real
-    `gateway` package was imported earlier in the session, registers the folder `gateway/` (no
-    `__init__.py`) as a namespace package `gateway`, which hides the installed one (`gateway.app` then
-    fails to import). Put the installed package back, with this folder as its `tests` attribute.
-    """
-    shadow = sys.modules.get("gateway")
-    if shadow is None or getattr(shadow, "__file__", None):
-        return
-    tests = sys.modules.get("gateway.tests")
-    del sys.modules["gateway"]
-    real = importlib.import_module("gateway")
-    if tests is not None:
-        real.tests = tests  # type: ignore[attr-defined]
-
-
-_restore_installed_gateway_package()
 # Starlette nudges towards httpx2; the TestClient works with the pinned httpx.
 warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient` is deprecated")
 

@@ -14,7 +14,7 @@ from gateway.clients import Rpc
 from gateway.schemas import Id, PathId, RequestBody, time_of
 from socialmall.agent.v1 import agent_pb2 as pb
 
-router = APIRouter(tags=["agent"], responses=errors.responses(401, 404, 409, 422, 503))
+router = APIRouter(tags=["agent"], responses=errors.COMMON)
 
 
 class NewAgent(RequestBody):
@@ -46,14 +46,19 @@ class Agent(BaseModel):
         )
 
 
-@router.post("/agents", status_code=201, summary="Become an agent; joining is free (authenticated)")
+@router.post(
+    "/agents",
+    status_code=201,
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    summary="Become an agent; joining is free (authenticated)",
+)
 async def register_agent(body: NewAgent, rpc: Annotated[Rpc, Depends(authenticated)]) -> Agent:
     request = pb.RegisterAgentRequest(display_name=body.display_name, invite_code=body.invite_code or "")
     reply = await rpc.agent("RegisterAgent", request)
     return Agent.from_pb(reply.agent)
 
 
-@router.get("/agents/{agent_id}", summary="An agent (authenticated)")
+@router.get("/agents/{agent_id}", responses=errors.NEEDS_TOKEN, summary="An agent (authenticated)")
 async def get_agent(agent_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Agent:
     reply = await rpc.agent("GetAgent", pb.GetAgentRequest(agent_id=agent_id))
     return Agent.from_pb(reply.agent)

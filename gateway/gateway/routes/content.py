@@ -14,7 +14,7 @@ from gateway.clients import Rpc
 from gateway.schemas import Id, PathId, RequestBody, time_of
 from socialmall.content.v1 import content_pb2 as pb
 
-router = APIRouter(tags=["content"], responses=errors.responses(401, 404, 422, 503))
+router = APIRouter(tags=["content"], responses=errors.COMMON)
 
 
 class NewPost(RequestBody):
@@ -43,7 +43,12 @@ class Post(BaseModel):
         )
 
 
-@router.post("/posts", status_code=201, summary="Publish a post linking 1..9 SKUs (authenticated)")
+@router.post(
+    "/posts",
+    status_code=201,
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    summary="Publish a post linking 1..9 SKUs (authenticated)",
+)
 async def create_post(body: NewPost, rpc: Annotated[Rpc, Depends(authenticated)]) -> Post:
     reply = await rpc.content(
         "CreatePost", pb.CreatePostRequest(title=body.title, body=body.body, sku_ids=body.sku_ids)

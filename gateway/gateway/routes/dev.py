@@ -32,7 +32,10 @@ NOTIFY_PATH = "/api/v1/payments/notify"
 
 class TokenRequest(RequestBody):
     user_id: Id = Field(..., examples=["u_42"])
-    roles: list[Role] = Field(default_factory=list, max_length=len(Role), examples=[["consumer", "brand"]])
+    # strict=False: in strict mode an enum accepts only enum instances, and JSON brings strings.
+    roles: list[Annotated[Role, Field(strict=False)]] = Field(
+        default_factory=list, max_length=len(Role), examples=[["consumer", "brand"]]
+    )
 
 
 class Token(BaseModel):
@@ -80,7 +83,7 @@ async def issue_dev_token(body: TokenRequest, request: Request) -> Token:
         "is returned as is."
     ),
     response_model=SimulatedPayment,
-    responses=errors.responses(401, 404, 409, 503),
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.COMMON},
 )
 async def simulate_payment(
     order_id: PathId,

@@ -15,7 +15,7 @@ from gateway.money import MAX_FEN, Money, to_pb
 from gateway.schemas import Id, PathId, RequestBody, enum_label, time_of
 from socialmall.groupbuy.v1 import groupbuy_pb2 as pb
 
-router = APIRouter(prefix="/groupbuy", tags=["groupbuy"], responses=errors.responses(401, 403, 404, 422, 503))
+router = APIRouter(prefix="/groupbuy", tags=["groupbuy"], responses=errors.COMMON)
 
 
 class NewCampaign(RequestBody):
@@ -58,7 +58,12 @@ class PaidOrder(BaseModel):
     recorded_at: datetime | None = Field(..., examples=["2025-01-31T08:05:01Z"])
 
 
-@router.post("/campaigns", status_code=201, summary="Create a 拼团 campaign (role brand or admin)")
+@router.post(
+    "/campaigns",
+    status_code=201,
+    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    summary="Create a 拼团 campaign (role brand or admin)",
+)
 async def create_campaign(body: NewCampaign, rpc: Annotated[Rpc, Depends(role(Role.BRAND, Role.ADMIN))]) -> Campaign:
     request = pb.CreateCampaignRequest(
         sku_id=body.sku_id,
@@ -76,7 +81,11 @@ async def get_campaign(campaign_id: PathId, rpc: Annotated[Rpc, Depends(public)]
     return Campaign.from_pb(reply.campaign)
 
 
-@router.get("/paid-orders/{order_id}", summary="What groupbuy recorded of a paid order (authenticated)")
+@router.get(
+    "/paid-orders/{order_id}",
+    responses=errors.NEEDS_TOKEN,
+    summary="What groupbuy recorded of a paid order (authenticated)",
+)
 async def get_paid_order(order_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)]) -> PaidOrder:
     reply = await rpc.groupbuy("GetPaidOrder", pb.GetPaidOrderRequest(order_id=order_id))
     paid = reply.paid_order

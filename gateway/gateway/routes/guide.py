@@ -20,7 +20,7 @@ from gateway.settings import GatewaySettings
 from mallkit.errors import DomainError
 from socialmall.guide.v1 import guide_pb2 as pb
 
-router = APIRouter(prefix="/guide", tags=["guide"], responses=errors.responses(401, 404, 422, 503))
+router = APIRouter(prefix="/guide", tags=["guide"], responses=errors.COMMON)
 # Mounted at the root: short links are shared as https://<host>/s/<code>.
 redirect_router = APIRouter(tags=["guide"])
 
@@ -55,13 +55,20 @@ class Link(BaseModel):
         )
 
 
-@router.post("/links", status_code=201, summary="Create a tracked link to a SKU (authenticated)")
+@router.post(
+    "/links",
+    status_code=201,
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    summary="Create a tracked link to a SKU (authenticated)",
+)
 async def create_link(body: NewLink, rpc: Annotated[Rpc, Depends(authenticated)]) -> Link:
     reply = await rpc.guide("CreateLink", pb.CreateLinkRequest(sku_id=body.sku_id))
     return Link.from_pb(reply.link)
 
 
-@router.get("/links/{link_id}", summary="A tracked link and its click count (authenticated)")
+@router.get(
+    "/links/{link_id}", responses=errors.NEEDS_TOKEN, summary="A tracked link and its click count (authenticated)"
+)
 async def get_link(link_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Link:
     reply = await rpc.guide("GetLink", pb.GetLinkRequest(link_id=link_id))
     return Link.from_pb(reply.link)
@@ -80,7 +87,7 @@ def is_safe_target(url: str) -> bool:
     status_code=302,
     response_class=RedirectResponse,
     summary="Follow a short link: counts the click, then redirects (public)",
-    responses={302: {"description": "Redirect to the link's target"}, **errors.responses(404, 422, 503)},
+    responses={302: {"description": "Redirect to the link's target"}, **errors.COMMON},
 )
 async def follow_link(code: PathId, request: Request, rpc: Annotated[Rpc, Depends(public)]) -> RedirectResponse:
     visitor = request.cookies.get(VISITOR_COOKIE, "")

@@ -15,7 +15,7 @@ from gateway.schemas import PathId
 from mallkit.errors import Unauthenticated
 from socialmall.retail.v1 import retail_pb2 as pb
 
-router = APIRouter(tags=["payments"], responses=errors.responses(401, 404, 409, 422, 503))
+router = APIRouter(tags=["payments"], responses=errors.COMMON)
 
 MAX_NOTIFY_BYTES = 64 * 1024
 SIGNATURE_HEADER = "X-Pay-Signature"
@@ -45,7 +45,12 @@ class NotifyAck(BaseModel):
     code: str = Field(..., description="The acknowledgement the provider expects.", examples=["SUCCESS"])
 
 
-@router.post("/orders/{order_id}/payments", status_code=201, summary="Start paying an order (authenticated)")
+@router.post(
+    "/orders/{order_id}/payments",
+    status_code=201,
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    summary="Start paying an order (authenticated)",
+)
 async def create_payment(order_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Payment:
     reply = await rpc.retail("CreatePayment", pb.CreatePaymentRequest(order_id=order_id))
     return Payment.from_pb(reply)
@@ -75,7 +80,7 @@ async def create_payment(order_id: PathId, rpc: Annotated[Rpc, Depends(authentic
             },
         }
     },
-    responses=errors.responses(400, 413),
+    responses=errors.responses(400, 401, 409, 413),
 )
 async def payment_notify(
     request: Request,

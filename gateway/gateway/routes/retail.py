@@ -16,7 +16,7 @@ from gateway.schemas import Cursor, Id, Limit, Page, PathId, QueryId, RequestBod
 from socialmall.common.v1 import attribution_pb2, page_pb2
 from socialmall.retail.v1 import retail_pb2 as pb
 
-router = APIRouter(tags=["retail"], responses=errors.responses(401, 403, 404, 422, 503))
+router = APIRouter(tags=["retail"], responses=errors.COMMON)
 
 BrandOrAdmin = Annotated[Rpc, Depends(role(Role.BRAND, Role.ADMIN))]
 Authenticated = Annotated[Rpc, Depends(authenticated)]
@@ -52,7 +52,12 @@ class Brand(BaseModel):
         return cls(id=brand.id, owner_id=brand.owner_id, name=brand.name, created_at=time_of(brand, "created_at"))
 
 
-@router.post("/brands", status_code=201, summary="Create a brand (role brand or admin)")
+@router.post(
+    "/brands",
+    status_code=201,
+    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    summary="Create a brand (role brand or admin)",
+)
 async def create_brand(body: NewBrand, rpc: BrandOrAdmin) -> Brand:
     reply = await rpc.retail("CreateBrand", pb.CreateBrandRequest(name=body.name))
     return Brand.from_pb(reply.brand)
@@ -112,7 +117,12 @@ class Product(BaseModel):
         )
 
 
-@router.post("/products", status_code=201, summary="Create a product with its SKUs (role brand or admin)")
+@router.post(
+    "/products",
+    status_code=201,
+    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    summary="Create a product with its SKUs (role brand or admin)",
+)
 async def create_product(body: NewProduct, rpc: BrandOrAdmin) -> Product:
     request = pb.CreateProductRequest(
         brand_id=body.brand_id,
@@ -214,7 +224,12 @@ class Order(BaseModel):
         )
 
 
-@router.post("/orders", status_code=201, summary="Place an order; prices are always the server's (authenticated)")
+@router.post(
+    "/orders",
+    status_code=201,
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    summary="Place an order; prices are always the server's (authenticated)",
+)
 async def create_order(body: NewOrder, rpc: Authenticated, idempotency_key: IdempotencyKey = None) -> Order:
     attribution = body.attribution.model_dump(exclude_none=True) if body.attribution else {}
     request = pb.CreateOrderRequest(
@@ -226,7 +241,7 @@ async def create_order(body: NewOrder, rpc: Authenticated, idempotency_key: Idem
     return Order.from_pb(reply.order)
 
 
-@router.get("/orders/{order_id}", summary="One of the caller's orders (authenticated)")
+@router.get("/orders/{order_id}", responses=errors.NEEDS_TOKEN, summary="One of the caller's orders (authenticated)")
 async def get_order(order_id: PathId, rpc: Authenticated) -> Order:
     reply = await rpc.retail("GetOrder", pb.GetOrderRequest(order_id=order_id))
     return Order.from_pb(reply.order)

@@ -52,23 +52,20 @@ def _insert_with_fresh_code(agent: Agent) -> None:
 
 
 def _record_alarms(agent: Agent) -> None:
+    """Audit the network the new agent joined; a warning only, the registration stands."""
     headcount = Agent.objects(root_id=agent.root_id).count()
-    alarms = [
+    for alarm in network.network_alarms(agent.depth, headcount):
         ComplianceAlarm(
             id=ids.new_id("alm"),
-            kind=a.kind,
-            level=a.level,
+            kind=alarm.kind,
+            level=alarm.level,
             agent_id=agent.id,
             root_id=agent.root_id,
-            value=a.value,
-            threshold=a.threshold,
-            message=a.message,
-        )
-        for a in network.network_alarms(agent.depth, headcount)
-    ]
-    for alarm in alarms:
-        alarm.save(force_insert=True)
-        log.warning("compliance alarm: %s", alarm.message, extra={"root_id": alarm.root_id, "kind": alarm.kind})
+            value=alarm.value,
+            threshold=alarm.threshold,
+            message=alarm.message,
+        ).save(force_insert=True)
+        log.warning("compliance alarm: %s", alarm.message, extra={"root_id": agent.root_id, "kind": alarm.kind})
 
 
 def register_agent(display_name: str, invite_code: str = "") -> Agent:

@@ -1,8 +1,9 @@
 """Use cases and the order_paid consumer against the Mongo wire server."""
 
+import mongoengine
 import pytest
 
-from groupbuy import service
+from groupbuy import service, worker
 from groupbuy.documents import Campaign, PaidOrder
 from groupbuy.worker import Worker
 from mallkit import context
@@ -79,3 +80,16 @@ def test_a_paid_order_is_shown_to_its_buyer_and_admins_only(mongo_db, order_paid
         with as_user(who), pytest.raises(NotFound) as err:
             service.get_paid_order(order_id)
         assert err.value.code == "paid_order_not_found"
+
+
+def test_worker_setup_builds_the_unique_keys_before_any_delivery(mongo_db, monkeypatch):
+    monkeypatch.setenv("MONGO_DB", mongo_db)
+    worker.setup()
+    db = mongoengine.get_db()  # raw pymongo: a Document access would build the indexes itself
+    unique = {
+        (collection, tuple(k for k, _ in index["key"]))
+        for collection in ("paid_orders", "processed_events")
+        for index in db[collection].index_information().values()
+        if index.get("unique") and index["key"] != [("_id", 1)]  # the dev server flags _id_ unique
+    }
+    assert unique == {("paid_orders", ("order_id",)), ("processed_events", ("consumer", "event_id"))}

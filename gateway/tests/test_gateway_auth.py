@@ -1,0 +1,229 @@
+"""Identity at the edge: token verification, role checks, the dev token route, who may call what."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from gateway.app import API_PREFIX, API_ROUTERS, DEV_ROUTERS, ROOT_ROUTERS
+from gateway.auth import issue_token, verify_token
+from gateway.settings import GatewaySettings
+from gateway.tests.conftest import JWT_SECRET, long_ago
+from gateway.tests.gateway_fakes import Plan
+from mallkit.errors import Unauthenticated
+
+ORDER_URL = "/api/v1/orders/ord_1"
+
+
+def claims(**overrides: object) -> dict[str, object]:
+    now = datetime.now(UTC)
+    base: dict[str, object] = {
+        "sub": "u_1",
+        "roles": ["consumer"],
+        "iss": "socialmall",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, default=str).encode()).rstrip(b"=").decode()
+
+
+def assert_error(response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"code", "message", "details", "request_id"}
+    assert body["code"] == code
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return body
+
+
+def test_valid_token_reaches_the_service_with_the_caller_as_metadata(
+    client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan
+) -> None:
+    response = client.get(ORDER_URL, headers={**auth("u_7", "consumer", "kol"), "X-Request-ID": "req-abc"})
+    assert response.status_code == 200, response.text
+    assert response.json()["buyer_id"] == "u_7"
+    (call,) = plan.calls_to("GetOrder")
+    assert call.metadata["x-user-id"] == "u_7"
+    assert call.metadata["x-user-roles"] == "consumer,kol"
+    assert call.metadata["x-request-id"] == "req-abc"
+
+
+def test_missing_token_is_401_and_the_service_is_not_called(client: TestClient, plan: Plan) -> None:
+    response = client.get(ORDER_URL)
+    assert_error(response, 401, "missing_token")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert plan.calls == []
+
+
+@pytest.mark.parametrize("header", ["Basic dTpw", "Bearer", "bearer  ", "Token abc"])
+def test_non_bearer_authorization_is_401(client: TestClient, header: str) -> None:
+    assert_error(client.get(ORDER_URL, headers={"Authorization": header}), 401, "missing_token")
+
+
+def test_expired_token_is_401(client: TestClient, settings: GatewaySettings) -> None:
+    token = issue_token(settings, "u_1", ["consumer"], now=long_ago())
+    assert_error(client.get(ORDER_URL, headers={"Authorization": f"Bearer {token}"}), 401, "token_expired")
+
+
+def test_tampered_token_is_401(client: TestClient, settings: GatewaySettings) -> None:
+    header, _payload, signature = issue_token(settings, "u_1", ["consumer"]).split(".")
+    forged = f"{header}.{b64(claims(sub='u_1', roles=['admin']))}.{signature}"
+    assert_error(client.get(ORDER_URL, headers={"Authorization": f"Bearer {forged}"}), 401, "invalid_token")
+
+
+def test_alg_none_token_is_401(client: TestClient) -> None:
+    unsigned = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims(roles=['admin']))}."
+    assert_error(client.get(ORDER_URL, headers={"Authorization": f"Bearer {unsigned}"}), 401, "invalid_token")
+
+
+@pytest.mark.parametrize(
+    ("key", "algorithm", "token_claims"),
+    [
+        ("another-secret-0123456789abcdef0123456789", "HS256", claims()),  # wrong key
+        (JWT_SECRET * 2, "HS512", claims()),  # an algorithm not allowed
+        (JWT_SECRET, "HS256", claims(exp=None)),  # no expiry
+        (JWT_SECRET, "HS256", claims(sub=None)),  # no subject
+        (JWT_SECRET, "HS256", claims(iss="someone-else")),
+        (JWT_SECRET, "HS256", claims(roles="admin")),  # roles must be a list
+        (JWT_SECRET, "HS256", claims(roles=["superuser"])),
+        (JWT_SECRET, "HS256", claims(sub="u 1; drop")),
+    ],
+    ids=["wrong-key", "hs512", "no-exp", "no-sub", "wrong-issuer", "roles-not-list", "unknown-role", "bad-sub"],
+)
+def test_tokens_we_did_not_issue_are_401(
+    client: TestClient, key: str, algorithm: str, token_claims: dict[str, object]
+) -> None:
+    token = jwt.encode(token_claims, key, algorithm=algorithm)
+    assert_error(client.get(ORDER_URL, headers={"Authorization": f"Bearer {token}"}), 401, "invalid_token")
+
+
+def test_verify_token_round_trip(settings: GatewaySettings) -> None:
+    caller = verify_token(settings, issue_token(settings, "u_9", ["brand", "admin", "brand"]))
+    assert (caller.user_id, caller.roles) == ("u_9", frozenset({"brand", "admin"}))
+    with pytest.raises(Unauthenticated):
+        verify_token(settings, "not.a.token")
+
+
+@pytest.mark.parametrize(
+    ("roles", "status"), [((), 403), (("consumer", "kol"), 403), (("brand",), 201), (("admin",), 201)]
+)
+def test_creating_a_brand_needs_role_brand_or_admin(
+    client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan, roles: tuple[str, ...], status: int
+) -> None:
+    response = client.post("/api/v1/brands", json={"name": "Rose & Co"}, headers=auth("u_3", *roles))
+    assert response.status_code == status, response.text
+    if status == 403:
+        assert_error(response, 403, "role_required")
+        assert plan.calls == []
+    else:
+        assert response.json()["owner_id"] == "u_3"
+
+
+def test_public_routes_forward_no_identity(client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan) -> None:
+    assert client.get("/api/v1/skus/sku_1", headers=auth("u_1", "admin")).status_code == 200
+    (call,) = plan.calls_to("GetSku")
+    assert "x-user-id" not in call.metadata
+    assert call.metadata["x-request-id"]
+
+
+def test_dev_token_route_issues_a_working_token(client: TestClient, plan: Plan) -> None:
+    response = client.post("/api/v1/dev/tokens", json={"user_id": "u_dev", "roles": ["brand"]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
+    created = client.post(
+        "/api/v1/brands", json={"name": "B"}, headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert created.status_code == 201, created.text
+    assert plan.calls_to("CreateBrand")[0].metadata["x-user-roles"] == "brand"
+
+
+@pytest.mark.parametrize(
+    "body", [{"user_id": "u_1", "roles": ["root"]}, {"user_id": "bad id", "roles": []}, {"roles": ["brand"]}]
+)
+def test_dev_token_route_validates_its_body(client: TestClient, body: dict[str, object]) -> None:
+    assert_error(client.post("/api/v1/dev/tokens", json=body), 422, "validation_failed")
+
+
+def test_dev_routes_do_not_exist_in_prod(make_client: Callable[..., TestClient]) -> None:
+    client = make_client({"SOCIALMALL_ENV": "prod"})
+    assert_error(client.post("/api/v1/dev/tokens", json={"user_id": "u_1", "roles": []}), 404, "not_found")
+    assert_error(client.post("/api/v1/dev/payments/ord_1/simulate"), 404, "not_found")
+    assert not [path for path in client.get("/openapi.json").json()["paths"] if "/dev/" in path]
+
+
+def test_prod_refuses_a_short_jwt_secret(make_client: Callable[..., TestClient]) -> None:
+    with pytest.raises(RuntimeError, match="JWT_SECRET"):
+        make_client({"SOCIALMALL_ENV": "prod", "JWT_SECRET": "short"})
+
+
+# Who may call each route; a new route must be added here, with its rule.
+ACCESS = {
+    ("POST", "/api/v1/brands"): "role_brand_or_admin",
+    ("GET", "/api/v1/brands/{brand_id}"): "public",
+    ("POST", "/api/v1/products"): "role_brand_or_admin",
+    ("GET", "/api/v1/products"): "public",
+    ("GET", "/api/v1/products/{product_id}"): "public",
+    ("GET", "/api/v1/skus/{sku_id}"): "public",
+    ("POST", "/api/v1/orders"): "authenticated",
+    ("GET", "/api/v1/orders/{order_id}"): "authenticated",
+    ("POST", "/api/v1/orders/{order_id}/payments"): "authenticated",
+    ("POST", "/api/v1/payments/notify"): "public",
+    ("POST", "/api/v1/groupbuy/campaigns"): "role_brand_or_admin",
+    ("GET", "/api/v1/groupbuy/campaigns/{campaign_id}"): "public",
+    ("GET", "/api/v1/groupbuy/paid-orders/{order_id}"): "authenticated",
+    ("POST", "/api/v1/posts"): "authenticated",
+    ("GET", "/api/v1/posts/{post_id}"): "public",
+    ("POST", "/api/v1/agents"): "authenticated",
+    ("GET", "/api/v1/agents/{agent_id}"): "authenticated",
+    ("POST", "/api/v1/guide/links"): "authenticated",
+    ("GET", "/api/v1/guide/links/{link_id}"): "authenticated",
+    ("GET", "/s/{code}"): "public",
+    ("POST", "/api/v1/dev/tokens"): "public",
+    ("POST", "/api/v1/dev/payments/{order_id}/simulate"): "authenticated",
+}
+UNGUARDED = {("GET", "/healthz"), ("GET", "/readyz")}
+
+
+def access_rules(route: APIRoute) -> list[str]:
+    names = []
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        call = dependency.call
+        if getattr(call, "__module__", "") == "gateway.auth" and call.__name__.startswith(
+            ("public", "authenticated", "role_")
+        ):
+            names.append(call.__name__)
+        else:
+            pending.extend(dependency.dependencies)
+    return names
+
+
+def test_every_route_declares_exactly_one_access_rule(client: TestClient) -> None:
+    seen = {}
+    mounted = [("", r) for r in ROOT_ROUTERS] + [(API_PREFIX, r) for r in (*API_ROUTERS, *DEV_ROUTERS)]
+    for prefix, router in mounted:
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            for method in route.methods:
+                seen[(method, prefix + route.path)] = access_rules(route)
+    assert {key: rules for key, rules in seen.items() if key not in UNGUARDED} == {
+        key: [rule] for key, rule in ACCESS.items()
+    }
+    # and these routers are all the app serves
+    served = {(m.upper(), p) for p, ops in client.get("/openapi.json").json()["paths"].items() for m in ops}
+    assert served == set(seen)

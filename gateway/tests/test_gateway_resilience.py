@@ -1,0 +1,77 @@
+"""A service that is down or stuck gives a quick 503; readiness reports every service."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from gateway.tests.conftest import DEADLINE_SECONDS, closed_port_target
+from gateway.tests.gateway_fakes import FakeService, Plan
+
+ORDER_BODY = {"lines": [{"sku_id": "sku_1", "quantity": 1}]}
+
+
+def timed(call: Callable[[], object]) -> tuple[object, float]:
+    started = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - started
+
+
+def test_a_service_with_nothing_listening_is_a_fast_503(
+    make_client: Callable[..., TestClient], auth: Callable[..., dict[str, str]]
+) -> None:
+    client = make_client({"RETAIL_GRPC_TARGET": closed_port_target()})
+    for call in (
+        lambda: client.get("/api/v1/skus/sku_1"),  # retried twice (idempotent)
+        lambda: client.post("/api/v1/orders", json=ORDER_BODY, headers=auth()),  # not retried
+    ):
+        response, elapsed = timed(call)
+        assert response.status_code == 503, response.text  # type: ignore[attr-defined]
+        assert response.json()["code"] == "unavailable"  # type: ignore[attr-defined]
+        assert response.headers["Retry-After"] == "1"  # type: ignore[attr-defined]
+        assert elapsed < 2 * DEADLINE_SECONDS
+    # the other services are unaffected
+    assert client.get("/api/v1/posts/post_1").status_code == 200
+
+
+def test_a_stuck_service_is_a_503_after_one_deadline(client: TestClient, plan: Plan) -> None:
+    plan.hang.add("GetSku")
+    response, elapsed = timed(lambda: client.get("/api/v1/skus/sku_1"))
+    assert response.status_code == 503  # type: ignore[attr-defined]
+    assert response.json()["code"] == "deadline_exceeded"  # type: ignore[attr-defined]
+    assert DEADLINE_SECONDS * 0.9 <= elapsed < 2 * DEADLINE_SECONDS
+    assert len(plan.calls_to("GetSku")) == 1  # a deadline is not retried
+
+
+def test_liveness_is_always_ok(make_client: Callable[..., TestClient]) -> None:
+    client = make_client({"GUIDE_GRPC_TARGET": closed_port_target()})
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_ready_when_every_service_serves(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "services": dict.fromkeys(("retail", "groupbuy", "content", "agent", "guide"), "SERVING"),
+    }
+
+
+def test_not_ready_when_a_service_is_not_serving_or_down(
+    make_client: Callable[..., TestClient], fakes: dict[str, FakeService]
+) -> None:
+    fakes["content"].set_serving(False)
+    client = make_client({"GUIDE_GRPC_TARGET": closed_port_target()})
+    response, elapsed = timed(lambda: client.get("/readyz"))
+    assert response.status_code == 503  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]
+    assert body["status"] == "not_ready"
+    assert (body["services"]["retail"], body["services"]["content"], body["services"]["guide"]) == (
+        "SERVING",
+        "NOT_SERVING",
+        "UNAVAILABLE",
+    )
+    assert elapsed < 1.5
