@@ -267,7 +267,7 @@ fi
 # --- 5. hadolint -----------------------------------------------------------------------------------
 hl="$(find_tool hadolint)"
 dockerfiles=()
-for f in services/*/Dockerfile gateway/Dockerfile; do
+for f in services/Dockerfile gateway/Dockerfile; do
   [[ -f "$f" ]] && dockerfiles+=("$f")
 done
 if [[ -z "$hl" ]]; then

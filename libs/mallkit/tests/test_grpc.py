@@ -127,3 +127,16 @@ def test_health_follows_readiness_checks_and_reflection_lists_services(server):
         replies = reflect.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
         names = {s.name for s in next(replies).list_services_response.service}
         assert {SERVICE_NAME, "grpc.health.v1.Health"} <= names
+
+
+def test_container_healthcheck_reads_grpc_health_then_falls_back_to_http(server):
+    from mallkit.healthcheck import healthy
+    from mallkit.testing import free_port
+
+    app, _, healthy_flag = server
+    nobody = str(free_port())
+    assert healthy("auto", str(app.port), nobody) is True
+    healthy_flag.clear()
+    app.refresh_health()
+    assert healthy("grpc", str(app.port), nobody) is False
+    assert healthy("auto", nobody, nobody) is False  # nothing listens anywhere
