@@ -343,12 +343,32 @@ def run(offset: int, timeout: float) -> int:
     return code
 
 
+def rabbitmqctl(*args: str) -> bool:
+    try:
+        return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def throwaway_vhost() -> str | None:
+    """A fresh RabbitMQ vhost, so this run's queues never meet a running `make run`'s (nameko's
+    queue names are fixed per service) nor another test run's; None where rabbitmqctl cannot."""
+    vhost = f"socialmall-test-{os.getpid()}"
+    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"):
+        return vhost
+    say("cannot create a RabbitMQ vhost with rabbitmqctl; tests share the default vhost")
+    return None
+
+
 def with_infra(command: list[str]) -> int:
-    """Run `command` with Redis, RabbitMQ and a throwaway Mongo dev server (unless MONGO_URI is set)."""
+    """Run `command` with Redis, RabbitMQ and a throwaway Mongo dev server (unless MONGO_URI is set).
+
+    Without AMQP_URI, the run also gets a throwaway RabbitMQ vhost on the local broker."""
     ensure_infra()
     env = dict(os.environ)
     mongo_proc = None
     data = None
+    vhost = None if env.get("AMQP_URI") else throwaway_vhost()
     if not env.get("MONGO_URI"):
         data = Path(tempfile.mkdtemp(prefix="socialmall-mongo-"))
         with socket.socket() as sock:
@@ -357,10 +377,12 @@ def with_infra(command: list[str]) -> int:
         mongo_proc = start_mongo(port, data / "db.sqlite3", (data / "server.log").open("ab"))
         env["MONGO_URI"] = mongo_uri(port)
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-    env.setdefault("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+    env.setdefault("AMQP_URI", f"amqp://guest:guest@127.0.0.1:5672/{vhost or ''}")
     try:
         return subprocess.call(command, env=env, cwd=ROOT)
     finally:
+        if vhost:
+            rabbitmqctl("delete_vhost", vhost)
         if mongo_proc:
             os.killpg(mongo_proc.pid, signal.SIGTERM)
             mongo_proc.wait(timeout=10)
@@ -389,6 +411,8 @@ def main() -> None:
     test_cmd.add_argument("args", nargs=argparse.REMAINDER)
     bench_cmd = sub.add_parser("bench", help="run benchmarks (all, or the names given) with the infrastructure")
     bench_cmd.add_argument("names", nargs="*")
+    if sys.argv[1:2] == ["pytest"]:  # everything after it belongs to pytest, options included
+        sys.exit(run_pytest(sys.argv[2:]))
     args = parser.parse_args()
     if args.command == "run":
         sys.exit(run(args.port_offset, args.timeout))
@@ -398,8 +422,6 @@ def main() -> None:
         print(mongo_server_python())
     elif args.command == "bench":
         sys.exit(with_infra([PYTHON, str(ROOT / "bench" / "run.py"), *args.names]))
-    else:
-        sys.exit(run_pytest(args.args))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,12 +23,15 @@ from pathlib import Path
 
 import grpc
 import mongoengine
+import pika
+import pika.exceptions
 import pytest
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mallkit import mongo
 from mallkit.grpc_server import tcp_check
+from mallkit.outbox import Publisher
 
 HINT = "`make test` starts every server it needs; or set {var}."
 
@@ -158,6 +162,42 @@ def wait_serving(target: str, timeout: float = 30.0, service: str = "") -> None:
     raise TimeoutError(f"{target} did not report SERVING within {timeout}s")
 
 
+def wait_http_ok(url: str, timeout: float = 30.0, process: ServiceProcess | None = None) -> None:
+    """Wait for `url` to answer 200 (a worker's /healthz); fail early if `process` died."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.process.poll() is not None:
+            raise RuntimeError(f"{process.name} exited with {process.process.returncode}:\n{process.log()}")
+        try:
+            with opener.open(url, timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+
+
+def publish_events(amqp_uri: str, source: str, envelopes: list[dict], timeout: float = 10.0) -> None:
+    """Publish as the outbox relay does (the same Publisher: confirmed, mandatory, persistent),
+    retrying while no queue is bound yet, since the broker would otherwise drop the message."""
+    publisher = Publisher(amqp_uri, source)
+    deadline = time.monotonic() + timeout
+    try:
+        for envelope in envelopes:
+            while True:
+                try:
+                    publisher.publish(envelope)
+                    break
+                except pika.exceptions.UnroutableError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+    finally:
+        publisher.close()
+
+
 @dataclass
 class ServiceProcess:
     """A real OS process of the platform (an API, a worker, the gateway) started by a test."""
@@ -200,6 +240,24 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
     yield start
     for proc in reversed(started):
         proc.stop()
+
+
+@pytest.fixture
+def start_worker(spawn: Callable[..., ServiceProcess], infra_env: dict[str, str]) -> Callable[..., ServiceProcess]:
+    """`start_worker("groupbuy", {"MONGO_DB": db})` runs `python -m mallkit.worker groupbuy.worker`
+    against the test's servers and returns once its /healthz answers."""
+
+    def start(package: str, env: dict[str, str]) -> ServiceProcess:
+        port = free_port()
+        worker = spawn(
+            f"{package}-worker",
+            ["-m", "mallkit.worker", f"{package}.worker"],
+            {**infra_env, "HEALTH_PORT": str(port), **env},
+        )
+        wait_http_ok(f"http://127.0.0.1:{port}/healthz", process=worker)
+        return worker
+
+    return start
 
 
 class TcpProxy:
