@@ -90,6 +90,17 @@ def tcp_check(uri: str, default_port: int) -> Check:
     return check
 
 
+def readiness_checks(amqp_uri: str, redis_ping: Check | None = None) -> dict[str, Check]:
+    """What an API process needs to serve: Mongo, RabbitMQ (its outbox and its worker's events)
+    and, where the service uses it, Redis."""
+    from mallkit import mongo
+
+    checks = {"mongo": mongo.ping, "rabbitmq": tcp_check(amqp_uri, 5672)}
+    if redis_ping is not None:
+        checks["redis"] = redis_ping
+    return checks
+
+
 @dataclass
 class GrpcApp:
     """A configured server; `start()` for tests, `serve_forever()` for the process entrypoint."""

@@ -68,6 +68,17 @@ def ensure_indexes(documents: Iterable[type[mongoengine.Document]]) -> None:
         document.ensure_indexes()
 
 
+def insert_once(document: mongoengine.Document) -> bool:
+    """Insert `document` unless one with the same unique key exists; True if this call inserted it.
+
+    The way to key an effect (see mallkit.consumer): redelivered or concurrent events insert once."""
+    try:
+        document.save(force_insert=True)
+    except mongoengine.NotUniqueError:
+        return False
+    return True
+
+
 def ping(alias: str = "default") -> None:
     mongoengine.get_connection(alias).admin.command("ping")
 

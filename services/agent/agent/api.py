@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from agent import service
 from agent.config import SERVICE, AgentSettings
-from agent.documents import Agent, ensure_indexes
+from agent.documents import DOCUMENTS, Agent
 from mallkit import grpc_server, logs, mongo
 from mallkit.config import KitSettings
+from mallkit.protos import timestamp
 from socialmall.agent.v1 import agent_pb2 as pb
 from socialmall.agent.v1 import agent_pb2_grpc as pb_grpc
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def agent_pb(agent: Agent) -> pb.Agent:
@@ -47,13 +36,13 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
 def build(kit: KitSettings, settings: AgentSettings, port: int | None = None) -> grpc_server.GrpcApp:
     """Wire the API process: Mongo and the gRPC server (no outbox yet: agent raises no events)."""
     mongo.connect(settings.db_name, kit)
-    ensure_indexes()
+    mongo.ensure_indexes(DOCUMENTS)
     return grpc_server.build(
         name=SERVICE,
         port=settings.grpc_port if port is None else port,
         register=lambda server: pb_grpc.add_AgentServiceServicer_to_server(AgentServicer(), server),
         service_names=[pb.DESCRIPTOR.services_by_name["AgentService"].full_name],
-        checks={"mongo": mongo.ping, "rabbitmq": grpc_server.tcp_check(kit.amqp_uri, 5672)},
+        checks=grpc_server.readiness_checks(kit.amqp_uri),
     )
 
 

@@ -56,10 +56,3 @@ class AgentSale(me.Document):
 
 
 DOCUMENTS = [Agent, ComplianceAlarm, AgentSale]
-
-
-def ensure_indexes() -> None:
-    """Build every index at process start. mongoengine would build them on a collection's first use,
-    while other threads may already write to it: a unique index built after a duplicate slipped in fails."""
-    for document in DOCUMENTS:
-        document.ensure_indexes()

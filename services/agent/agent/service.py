@@ -10,7 +10,7 @@ import mongoengine as me
 from agent.documents import Agent, AgentSale, ComplianceAlarm
 from agent.domain import network
 from agent.domain.sales import attributed_sale
-from mallkit import context, ids
+from mallkit import context, ids, mongo
 from mallkit.errors import AlreadyExists, NotFound, PermissionDenied
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def record_agent_sale(data: dict[str, Any]) -> bool:
     if not Agent.objects(id=sale.agent_id).only("id").first():
         log.warning("order %s names unknown agent %s; not recorded", sale.order_id, sale.agent_id)
         return False
-    try:
+    return mongo.insert_once(
         AgentSale(
             id=ids.new_id("asl"),
             order_id=sale.order_id,
@@ -117,7 +117,5 @@ def record_agent_sale(data: dict[str, Any]) -> bool:
             buyer_id=sale.buyer_id,
             total_fen=sale.total_fen,
             paid_at=sale.paid_at,
-        ).save(force_insert=True)
-    except me.NotUniqueError:
-        return False
-    return True
+        )
+    )

@@ -9,7 +9,7 @@ from nameko.events import event_handler
 
 from agent import service
 from agent.config import AgentSettings
-from agent.documents import ensure_indexes
+from agent.documents import DOCUMENTS
 from mallkit import mongo
 from mallkit.consumer import ProcessedEvent, idempotent
 
@@ -18,8 +18,7 @@ log = logging.getLogger(__name__)
 
 def setup() -> None:
     mongo.connect(AgentSettings.from_env().db_name)
-    ensure_indexes()
-    ProcessedEvent.ensure_indexes()
+    mongo.ensure_indexes([*DOCUMENTS, ProcessedEvent])
 
 
 class Worker:

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from content import service
 from content.config import SERVICE, ContentSettings
-from content.documents import Post
+from content.documents import DOCUMENTS, Post
 from content.retail import SkuSource
 from mallkit import grpc_server, logs, mongo
 from mallkit.config import KitSettings
 from mallkit.grpc_client import ServiceClient
+from mallkit.protos import timestamp
 from mallkit.redis_conn import connect as connect_redis
 from socialmall.content.v1 import content_pb2 as pb
 from socialmall.content.v1 import content_pb2_grpc as pb_grpc
 from socialmall.retail.v1 import retail_pb2_grpc
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def post_pb(post: Post) -> pb.Post:
@@ -57,6 +46,7 @@ def build(kit: KitSettings, settings: ContentSettings, port: int | None = None) 
     because the worker half of the service cannot work without it.
     """
     mongo.connect(settings.db_name, kit)
+    mongo.ensure_indexes(DOCUMENTS)
     redis = connect_redis(kit)
     retail = ServiceClient(retail_pb2_grpc.RetailServiceStub, settings.retail_target)
     app = grpc_server.build(
@@ -64,7 +54,7 @@ def build(kit: KitSettings, settings: ContentSettings, port: int | None = None) 
         port=settings.grpc_port if port is None else port,
         register=lambda server: pb_grpc.add_ContentServiceServicer_to_server(ContentServicer(retail), server),
         service_names=[pb.DESCRIPTOR.services_by_name["ContentService"].full_name],
-        checks={"mongo": mongo.ping, "redis": redis.ping, "rabbitmq": grpc_server.tcp_check(kit.amqp_uri, 5672)},
+        checks=grpc_server.readiness_checks(kit.amqp_uri, redis.ping),
     )
     app.on_stop.append(retail.close)
     return app

@@ -26,3 +26,6 @@ class Post(me.Document):
     purchase_order_ids = me.ListField(me.StringField())
     created_at = me.DateTimeField(default=now)
     meta = {"collection": "posts"}
+
+
+DOCUMENTS = [Post]

@@ -8,19 +8,14 @@ from nameko.events import event_handler
 
 from content import service
 from content.config import ContentSettings
+from content.documents import DOCUMENTS
 from mallkit import mongo
 from mallkit.consumer import ProcessedEvent, idempotent
 
 
 def setup() -> None:
-    """Connect and build the processed-event unique index before any delivery.
-
-    mongoengine builds indexes lazily on a document's first use and lets other green threads use
-    the collection while the build runs: a backlog delivered to a fresh database could record an
-    event twice first, and the unique index could then never be built.
-    """
     mongo.connect(ContentSettings.from_env().db_name)
-    ProcessedEvent.ensure_indexes()
+    mongo.ensure_indexes([*DOCUMENTS, ProcessedEvent])
 
 
 class Worker:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from groupbuy import service
 from groupbuy.config import SERVICE, GroupbuySettings
-from groupbuy.documents import Campaign, PaidOrder
+from groupbuy.documents import DOCUMENTS, Campaign, PaidOrder
 from groupbuy.domain.campaigns import CampaignStatus
 from groupbuy.retail import SkuSource
 from mallkit import grpc_server, logs, mongo
 from mallkit.config import KitSettings
 from mallkit.grpc_client import ServiceClient
+from mallkit.protos import money, timestamp
 from mallkit.redis_conn import connect as connect_redis
-from socialmall.common.v1 import money_pb2
 from socialmall.groupbuy.v1 import groupbuy_pb2 as pb
 from socialmall.groupbuy.v1 import groupbuy_pb2_grpc as pb_grpc
 from socialmall.retail.v1 import retail_pb2_grpc
@@ -25,18 +21,6 @@ CAMPAIGN_STATUS = {
     CampaignStatus.LIVE: pb.CAMPAIGN_STATUS_LIVE,
     CampaignStatus.ENDED: pb.CAMPAIGN_STATUS_ENDED,
 }
-
-
-def money(fen: int) -> money_pb2.Money:
-    return money_pb2.Money(fen=fen)
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def campaign_pb(campaign: Campaign) -> pb.Campaign:
@@ -87,6 +71,7 @@ def build(kit: KitSettings, settings: GroupbuySettings, port: int | None = None)
     because the worker half of the service cannot work without it.
     """
     mongo.connect(settings.db_name, kit)
+    mongo.ensure_indexes(DOCUMENTS)
     redis = connect_redis(kit)
     retail = ServiceClient(retail_pb2_grpc.RetailServiceStub, settings.retail_target)
     app = grpc_server.build(
@@ -94,7 +79,7 @@ def build(kit: KitSettings, settings: GroupbuySettings, port: int | None = None)
         port=settings.grpc_port if port is None else port,
         register=lambda server: pb_grpc.add_GroupbuyServiceServicer_to_server(GroupbuyServicer(retail), server),
         service_names=[pb.DESCRIPTOR.services_by_name["GroupbuyService"].full_name],
-        checks={"mongo": mongo.ping, "redis": redis.ping, "rabbitmq": grpc_server.tcp_check(kit.amqp_uri, 5672)},
+        checks=grpc_server.readiness_checks(kit.amqp_uri, redis.ping),
     )
     app.on_stop.append(retail.close)
     return app

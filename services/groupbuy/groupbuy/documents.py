@@ -37,3 +37,6 @@ class PaidOrder(me.Document):
     event_id = me.StringField(required=True)
     recorded_at = me.DateTimeField(default=now)
     meta = {"collection": "paid_orders"}
+
+
+DOCUMENTS = [Campaign, PaidOrder]

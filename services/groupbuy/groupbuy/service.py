@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import mongoengine as me
-
 from groupbuy.documents import Campaign, PaidOrder
 from groupbuy.domain import campaigns, paid_orders
 from groupbuy.domain.campaigns import CampaignStatus
 from groupbuy.retail import SkuSource, sku_price_fen
-from mallkit import context, ids
+from mallkit import context, ids, mongo
 from mallkit.errors import InvalidArgument, NotFound, PermissionDenied
 
 log = logging.getLogger(__name__)
@@ -86,9 +84,7 @@ def record_paid_order(event: dict[str, Any]) -> bool:
         group_team_id=facts.group_team_id,
         event_id=event["event_id"],
     )
-    try:
-        paid.save(force_insert=True)
-    except me.NotUniqueError:
+    if not mongo.insert_once(paid):
         log.info("order %s was already recorded paid", facts.order_id)
         return False
     return True

@@ -8,21 +8,14 @@ from nameko.events import event_handler
 
 from groupbuy import service
 from groupbuy.config import GroupbuySettings
-from groupbuy.documents import PaidOrder
+from groupbuy.documents import DOCUMENTS
 from mallkit import mongo
 from mallkit.consumer import ProcessedEvent, idempotent
 
 
 def setup() -> None:
-    """Connect and build the unique indexes the handlers' keys rely on, before any delivery.
-
-    mongoengine builds indexes lazily on a document's first use and lets other green threads use
-    the collection while the build runs: a backlog delivered to a fresh database could insert
-    duplicates first, and the unique index could then never be built.
-    """
     mongo.connect(GroupbuySettings.from_env().db_name)
-    for document in (PaidOrder, ProcessedEvent):
-        document.ensure_indexes()
+    mongo.ensure_indexes([*DOCUMENTS, ProcessedEvent])
 
 
 class Worker:

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import redis
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from guide import service
 from guide.config import SERVICE, GuideSettings
-from guide.documents import Link, ensure_indexes
+from guide.documents import DOCUMENTS, Link
 from mallkit import grpc_server, logs, mongo
 from mallkit.config import KitSettings
 from mallkit.grpc_client import ServiceClient
+from mallkit.protos import timestamp
 from mallkit.redis_conn import connect as connect_redis
 from socialmall.guide.v1 import guide_pb2 as pb
 from socialmall.guide.v1 import guide_pb2_grpc as pb_grpc
 from socialmall.retail.v1 import retail_pb2_grpc
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def link_pb(link: Link) -> pb.Link:
@@ -59,7 +49,7 @@ class GuideServicer(pb_grpc.GuideServiceServicer):
 def build(kit: KitSettings, settings: GuideSettings, port: int | None = None) -> grpc_server.GrpcApp:
     """Wire the API process: Mongo, Redis, the retail client and the gRPC server (no outbox yet)."""
     mongo.connect(settings.db_name, kit)
-    ensure_indexes()
+    mongo.ensure_indexes(DOCUMENTS)
     cache = connect_redis(kit)
     retail = ServiceClient(
         retail_pb2_grpc.RetailServiceStub, settings.retail_grpc_target, deadline=kit.grpc_deadline_seconds
@@ -70,7 +60,7 @@ def build(kit: KitSettings, settings: GuideSettings, port: int | None = None) ->
         port=settings.grpc_port if port is None else port,
         register=lambda server: pb_grpc.add_GuideServiceServicer_to_server(servicer, server),
         service_names=[pb.DESCRIPTOR.services_by_name["GuideService"].full_name],
-        checks={"mongo": mongo.ping, "redis": cache.ping, "rabbitmq": grpc_server.tcp_check(kit.amqp_uri, 5672)},
+        checks=grpc_server.readiness_checks(kit.amqp_uri, cache.ping),
     )
     app.on_stop.append(retail.close)
     return app

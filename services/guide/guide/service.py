@@ -12,7 +12,7 @@ from guide.config import GuideSettings
 from guide.documents import AttributedOrder, Click, Link, now
 from guide.domain import links
 from guide.domain.attribution import linked_order
-from mallkit import context, ids
+from mallkit import context, ids, mongo
 from mallkit.errors import NotFound, PermissionDenied
 from socialmall.retail.v1 import retail_pb2
 
@@ -117,7 +117,7 @@ def record_attributed_order(data: dict[str, Any]) -> bool:
     if link is None:
         log.warning("order %s names unknown link %s; not recorded", order.order_id, order.link_id)
         return False
-    try:
+    return mongo.insert_once(
         AttributedOrder(
             id=ids.new_id("ato"),
             order_id=order.order_id,
@@ -126,7 +126,5 @@ def record_attributed_order(data: dict[str, Any]) -> bool:
             buyer_id=order.buyer_id,
             total_fen=order.total_fen,
             paid_at=order.paid_at,
-        ).save(force_insert=True)
-    except me.NotUniqueError:
-        return False
-    return True
+        )
+    )

@@ -9,7 +9,7 @@ from nameko.events import event_handler
 
 from guide import service
 from guide.config import GuideSettings
-from guide.documents import ensure_indexes
+from guide.documents import DOCUMENTS
 from mallkit import mongo
 from mallkit.consumer import ProcessedEvent, idempotent
 
@@ -18,8 +18,7 @@ log = logging.getLogger(__name__)
 
 def setup() -> None:
     mongo.connect(GuideSettings.from_env().db_name)
-    ensure_indexes()
-    ProcessedEvent.ensure_indexes()
+    mongo.ensure_indexes([*DOCUMENTS, ProcessedEvent])
 
 
 class Worker:

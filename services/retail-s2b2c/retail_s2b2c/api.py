@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from mallkit import grpc_server, logs, mongo
 from mallkit.config import KitSettings
 from mallkit.outbox import OutboxRelay, Publisher
+from mallkit.protos import money, timestamp
 from mallkit.redis_conn import connect as connect_redis
 from retail_s2b2c import service
 from retail_s2b2c.config import SERVICE, RetailSettings
 from retail_s2b2c.documents import DOCUMENTS, OUTBOX_DOCUMENTS, Brand, Order, Product, Sku
 from retail_s2b2c.domain.catalog import NewSku
 from retail_s2b2c.domain.orders import Line
-from socialmall.common.v1 import attribution_pb2, money_pb2, page_pb2
+from socialmall.common.v1 import attribution_pb2, page_pb2
 from socialmall.retail.v1 import retail_pb2 as pb
 from socialmall.retail.v1 import retail_pb2_grpc as pb_grpc
 
@@ -23,18 +22,6 @@ ORDER_STATUS = {
     "cancelled": pb.ORDER_STATUS_CANCELLED,
 }
 ATTRIBUTION_FIELDS = [f.name for f in attribution_pb2.Attribution.DESCRIPTOR.fields]
-
-
-def money(fen: int) -> money_pb2.Money:
-    return money_pb2.Money(fen=fen)
-
-
-def timestamp(value) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def brand_pb(brand: Brand) -> pb.Brand:
@@ -138,7 +125,7 @@ def build(kit: KitSettings, settings: RetailSettings, port: int | None = None) -
         port=settings.grpc_port if port is None else port,
         register=lambda server: pb_grpc.add_RetailServiceServicer_to_server(RetailServicer(settings, relay), server),
         service_names=[pb.DESCRIPTOR.services_by_name["RetailService"].full_name],
-        checks={"mongo": mongo.ping, "redis": redis.ping, "rabbitmq": grpc_server.tcp_check(kit.amqp_uri, 5672)},
+        checks=grpc_server.readiness_checks(kit.amqp_uri, redis.ping),
     )
     relay.start()
     app.on_stop.append(relay.stop)

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from agent import service
-from agent.documents import Agent, ComplianceAlarm, ensure_indexes
+from agent.documents import DOCUMENTS, Agent, ComplianceAlarm
 from agent.domain import network
-from mallkit import context
+from mallkit import context, mongo
 from mallkit.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 
 pytestmark = pytest.mark.integration
@@ -94,7 +94,7 @@ def test_an_invite_code_collision_draws_another_code(register, monkeypatch):
 
 
 def test_eight_concurrent_registrations_of_one_user_make_one_agent(mongo_db):
-    ensure_indexes()  # as every process does at start (agent.api.build, agent.worker.setup)
+    mongo.ensure_indexes(DOCUMENTS)  # as every process does at start (agent.api.build, agent.worker.setup)
     start = threading.Barrier(8)
 
     def attempt(_: int) -> str:
