@@ -1,7 +1,8 @@
 # SocialMall — every target works from a fresh clone; `make setup` is implied where needed.
 SHELL := /bin/bash
 UV_VERSION := 0.13.8
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else bootstrapped into .venv-uv (works where pip --user is refused, PEP 668)
+UV := $(shell command -v uv 2>/dev/null || echo .venv-uv/bin/uv)
 PY := .venv/bin/python
 B ?=
 
@@ -10,8 +11,9 @@ B ?=
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(UV):
-	python3 -m pip install --user --quiet uv==$(UV_VERSION)
+.venv-uv/bin/uv:
+	python3 -m venv .venv-uv
+	.venv-uv/bin/pip install --quiet uv==$(UV_VERSION)
 
 setup: $(UV)  ## create/refresh .venv from uv.lock (re-generates gRPC stubs when a .proto changed)
 	@$(UV) sync --frozen --quiet
@@ -40,6 +42,6 @@ k8s-check: setup  ## validate the Kubernetes manifests offline
 	bash scripts/k8s_check.sh
 
 clean:  ## remove environments, data, generated stubs and caches
-	rm -rf .venv .venv-mongo .venv-tools .data bench/results .pytest_cache .ruff_cache
+	rm -rf .venv .venv-uv .venv-mongo .venv-tools .data bench/results .pytest_cache .ruff_cache
 	find protos -name '*_pb2*.py*' -delete
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
