@@ -18,7 +18,7 @@ from mallkit.config import KitSettings
 
 log = logging.getLogger(__name__)
 
-MONGOMOCK_URI = "mongomock://localhost"
+MONGOMOCK_URI = "mongomock://localhost"  # a marker for the fallback, never handed to a driver
 
 
 def reachable(uri: str, timeout_ms: int = 500) -> bool:
@@ -54,7 +54,9 @@ def connect(db_name: str, settings: KitSettings | None = None, alias: str = "def
         import mongomock
 
         _serialize_mongomock_writes()
-        mongoengine.connect(db=db_name, alias=alias, host=uri, mongo_client_class=mongomock.MongoClient)
+        mongoengine.connect(
+            db=db_name, alias=alias, host="mongodb://localhost", mongo_client_class=mongomock.MongoClient
+        )
     else:
         mongoengine.connect(db=db_name, alias=alias, host=uri, tz_aware=True, uuidRepresentation="standard")
     return uri
