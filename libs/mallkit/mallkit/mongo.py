@@ -55,7 +55,11 @@ def connect(db_name: str, settings: KitSettings | None = None, alias: str = "def
 
         _serialize_mongomock_writes()
         mongoengine.connect(
-            db=db_name, alias=alias, host="mongodb://localhost", mongo_client_class=mongomock.MongoClient
+            db=db_name,
+            alias=alias,
+            host="mongodb://localhost",
+            mongo_client_class=mongomock.MongoClient,
+            uuidRepresentation="standard",
         )
     else:
         mongoengine.connect(db=db_name, alias=alias, host=uri, tz_aware=True, uuidRepresentation="standard")
