@@ -44,13 +44,13 @@ class ConstantRetail(pb_grpc.RetailServiceServicer):
 
 
 def seed_product(db_name: str) -> str:
-    from retail_s2b2c import service
     from retail_s2b2c.domain.catalog import NewSku
+    from retail_s2b2c.service import catalog
 
     mongo.connect(db_name)
     with context.bound("bench", context.Caller("u_bench_brand", frozenset({"brand"}))):
-        brand = service.create_brand(f"bench-{os.getpid()}")
-        product, _ = service.create_product(brand.id, "Bench tea", "food", [NewSku("250g", 1990, 100)])
+        brand = catalog.create_brand(f"bench-{os.getpid()}")
+        product, _ = catalog.create_product(brand.id, "Bench tea", "food", [NewSku("250g", 1990, 100)])
     return product.id
 
 

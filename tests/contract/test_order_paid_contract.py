@@ -11,12 +11,12 @@ from content.domain.posts import attributed_purchase
 from groupbuy.domain.paid_orders import from_order_paid
 from guide.domain.attribution import linked_order
 from mallkit import context, events
-from retail_s2b2c import service
 from retail_s2b2c.config import RetailSettings
-from retail_s2b2c.documents import Order
+from retail_s2b2c.documents.orders import Order
 from retail_s2b2c.domain import payments
 from retail_s2b2c.domain.catalog import NewSku
 from retail_s2b2c.domain.orders import Line
+from retail_s2b2c.service import catalog, orders
 
 pytestmark = pytest.mark.integration
 
@@ -36,13 +36,13 @@ def order_paid(mongo_db, monkeypatch) -> dict:
     monkeypatch.setenv("PAYMENT_HMAC_SECRET", "contract")
     settings = RetailSettings.from_env()
     with context.bound("rid-contract", context.Caller("u_brand", frozenset({"brand"}))):
-        brand = service.create_brand("Contract")
-        _, skus = service.create_product(brand.id, "Tea", "", [NewSku("250g", 1250, 9)])
+        brand = catalog.create_brand("Contract")
+        _, skus = catalog.create_product(brand.id, "Tea", "", [NewSku("250g", 1250, 9)])
     with context.bound("rid-contract", context.Caller("u_buyer")):
-        order = service.create_order([Line(skus[0].id, 3)], ATTRIBUTION)
+        order = orders.create_order([Line(skus[0].id, 3)], ATTRIBUTION)
     body = json.dumps({"out_trade_no": order.id, "transaction_id": "tx", "amount_fen": 3750, "status": "SUCCESS"})
     with context.bound("rid-callback", context.ANONYMOUS):  # the provider calls anonymously
-        service.handle_payment_notify(body.encode(), payments.sign(body.encode(), "contract"), settings)
+        orders.handle_payment_notify(body.encode(), payments.sign(body.encode(), "contract"), settings)
     [event] = [e for e in Order.objects.get(id=order.id).outbox if e["type"] == "order_paid"]
     return json.loads(json.dumps(event))
 

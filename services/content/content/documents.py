@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import mongoengine as me
 
-
-def now() -> datetime:
-    """UTC now at MongoDB's precision (milliseconds), so what a create returns equals what a read returns."""
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+from mallkit.clock import now
 
 
 class Post(me.Document):

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import mongoengine as me
 
-
-def now() -> datetime:
-    """UTC, to the millisecond MongoDB stores, so a created document equals the one read back."""
-    at = datetime.now(UTC)
-    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+from mallkit.clock import now
 
 
 class Link(me.Document):

@@ -9,10 +9,11 @@ import mongoengine as me
 import redis
 
 from guide.config import GuideSettings
-from guide.documents import AttributedOrder, Click, Link, now
+from guide.documents import AttributedOrder, Click, Link
 from guide.domain import links
 from guide.domain.attribution import linked_order
 from mallkit import context, ids, mongo
+from mallkit.clock import now
 from mallkit.errors import NotFound, PermissionDenied
 from socialmall.retail.v1 import retail_pb2
 

@@ -7,9 +7,9 @@ import logging
 from nameko.timer import timer
 
 from mallkit import mongo
-from retail_s2b2c import service
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.documents import DOCUMENTS
+from retail_s2b2c.service import orders
 
 log = logging.getLogger(__name__)
 
@@ -24,5 +24,5 @@ class Worker:
 
     @timer(interval=30)
     def cancel_unpaid_orders(self) -> None:
-        if cancelled := service.cancel_expired_orders(RetailSettings.from_env()):
+        if cancelled := orders.cancel_expired_orders(RetailSettings.from_env()):
             log.info("cancelled %d unpaid orders", cancelled)

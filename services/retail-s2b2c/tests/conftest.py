@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from mallkit import context
-from retail_s2b2c import service
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.domain import payments
 from retail_s2b2c.domain.catalog import NewSku
+from retail_s2b2c.service import catalog
 
 BRAND = context.Caller("u_brand", frozenset({"brand"}))
 
@@ -45,8 +45,8 @@ def make_sku(mongo_db: str) -> Callable[..., str]:
 
     def make(price_fen: int = 1990, stock: int = 10) -> str:
         with as_user(BRAND):
-            brand = service.create_brand(f"brand-{context.new_request_id()[:8]}")
-            _, skus = service.create_product(brand.id, "Rose face mist", "beauty", [NewSku("100ml", price_fen, stock)])
+            brand = catalog.create_brand(f"brand-{context.new_request_id()[:8]}")
+            _, skus = catalog.create_product(brand.id, "Rose face mist", "beauty", [NewSku("100ml", price_fen, stock)])
         return skus[0].id
 
     return make

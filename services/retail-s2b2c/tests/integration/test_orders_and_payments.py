@@ -4,10 +4,11 @@ import pytest
 
 from mallkit import context
 from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
-from retail_s2b2c import service
-from retail_s2b2c.documents import Order, Payment, Sku
+from retail_s2b2c.documents.catalog import Sku
+from retail_s2b2c.documents.orders import Order, Payment
 from retail_s2b2c.domain.catalog import NewSku
 from retail_s2b2c.domain.orders import Line
+from retail_s2b2c.service import catalog, orders
 
 pytestmark = pytest.mark.integration
 
@@ -22,38 +23,38 @@ def as_user(who):
 
 def test_catalog_roundtrip_and_pagination(mongo_db):
     with as_user(BRAND):
-        brand = service.create_brand("Lotus")
+        brand = catalog.create_brand("Lotus")
         for i in range(3):
-            service.create_product(brand.id, f"Tea {i}", "food", [NewSku("250g", 1000 + i, 5), NewSku("500g", 1800, 2)])
-    first, cursor = service.list_products("", 2)
+            catalog.create_product(brand.id, f"Tea {i}", "food", [NewSku("250g", 1000 + i, 5), NewSku("500g", 1800, 2)])
+    first, cursor = catalog.list_products("", 2)
     assert [p.title for p, _ in first] == ["Tea 0", "Tea 1"] and cursor
-    rest, end = service.list_products(cursor, 2)
+    rest, end = catalog.list_products(cursor, 2)
     assert [p.title for p, _ in rest] == ["Tea 2"] and end == ""
-    _, skus = service.get_product(first[0][0].id)
+    _, skus = catalog.get_product(first[0][0].id)
     assert [(s.spec, s.price_fen, s.stock) for s in skus] == [("250g", 1000, 5), ("500g", 1800, 2)]
 
 
 def test_only_brands_create_and_only_owners_add_products(mongo_db):
     with as_user(BUYER), pytest.raises(PermissionDenied):
-        service.create_brand("Nope")
+        catalog.create_brand("Nope")
     with as_user(BRAND):
-        brand = service.create_brand("Mine")
+        brand = catalog.create_brand("Mine")
     intruder = context.Caller("u_brand2", frozenset({"brand"}))
     with as_user(intruder), pytest.raises(PermissionDenied) as err:
-        service.create_product(brand.id, "x", "", [NewSku("a", 1, 1)])
+        catalog.create_product(brand.id, "x", "", [NewSku("a", 1, 1)])
     assert err.value.code == "not_brand_owner"
 
 
 def test_order_prices_server_side_and_reserves_stock(mongo_db, make_sku):
     sku_id = make_sku(price_fen=1990, stock=3)
     with as_user(BUYER):
-        order = service.create_order([Line(sku_id, 2)], {"store_id": "sto_1"})
+        order = orders.create_order([Line(sku_id, 2)], {"store_id": "sto_1"})
     assert order.total_fen == 3980 and order.status == "created"
     assert order.attribution.store_id == "sto_1"
     assert Sku.objects.get(id=sku_id).stock == 1
     assert [e["type"] for e in Order.objects.get(id=order.id).outbox] == ["order_created"]
     with as_user(BUYER), pytest.raises(FailedPrecondition) as err:
-        service.create_order([Line(sku_id, 2)], {})
+        orders.create_order([Line(sku_id, 2)], {})
     assert err.value.code == "out_of_stock"
     assert Sku.objects.get(id=sku_id).stock == 1
 
@@ -61,7 +62,7 @@ def test_order_prices_server_side_and_reserves_stock(mongo_db, make_sku):
 def test_failed_multi_line_order_gives_back_what_it_took(mongo_db, make_sku):
     plenty, scarce = make_sku(stock=10), make_sku(stock=1)
     with as_user(BUYER), pytest.raises(FailedPrecondition):
-        service.create_order([Line(plenty, 4), Line(scarce, 2)], {})
+        orders.create_order([Line(plenty, 4), Line(scarce, 2)], {})
     assert Sku.objects.get(id=plenty).stock == 10 and Sku.objects.get(id=scarce).stock == 1
     assert Order.objects.count() == 0
 
@@ -69,39 +70,39 @@ def test_failed_multi_line_order_gives_back_what_it_took(mongo_db, make_sku):
 def test_same_idempotency_key_returns_the_first_order(mongo_db, make_sku):
     sku_id = make_sku(stock=5)
     with as_user(BUYER):
-        first = service.create_order([Line(sku_id, 1)], {}, "key-1")
-        again = service.create_order([Line(sku_id, 1)], {}, "key-1")
+        first = orders.create_order([Line(sku_id, 1)], {}, "key-1")
+        again = orders.create_order([Line(sku_id, 1)], {}, "key-1")
     assert again.id == first.id
     assert Sku.objects.get(id=sku_id).stock == 4
     with as_user(OTHER):  # keys are per buyer
-        assert service.create_order([Line(sku_id, 1)], {}, "key-1").id != first.id
+        assert orders.create_order([Line(sku_id, 1)], {}, "key-1").id != first.id
 
 
 def test_orders_are_private(mongo_db, make_sku):
     sku_id = make_sku()
     with as_user(BUYER):
-        order = service.create_order([Line(sku_id, 1)], {})
+        order = orders.create_order([Line(sku_id, 1)], {})
     with as_user(OTHER), pytest.raises(NotFound):
-        service.get_order(order.id)
+        orders.get_order(order.id)
     with as_user(context.Caller("u_admin", frozenset({"admin"}))):
-        assert service.get_order(order.id).id == order.id
+        assert orders.get_order(order.id).id == order.id
 
 
 def test_unknown_sku_is_not_found(mongo_db):
     with as_user(BUYER), pytest.raises(NotFound) as err:
-        service.create_order([Line("sku_missing", 1)], {})
+        orders.create_order([Line("sku_missing", 1)], {})
     assert err.value.code == "sku_not_found"
 
 
 def test_payment_callback_marks_paid_once_and_raises_order_paid(mongo_db, make_sku, settings, paid_callback):
     sku_id = make_sku(price_fen=500)
     with as_user(BUYER):
-        order = service.create_order([Line(sku_id, 2)], {})
-        payment = service.create_payment(order.id, settings)
+        order = orders.create_order([Line(sku_id, 2)], {})
+        payment = orders.create_payment(order.id, settings)
     assert payment.provider_params["amount_fen"] == "1000"
     body, signature = paid_callback(order.id, 1000)
-    assert service.handle_payment_notify(body, signature, settings).newly_paid is True
-    assert service.handle_payment_notify(body, signature, settings).newly_paid is False
+    assert orders.handle_payment_notify(body, signature, settings).newly_paid is True
+    assert orders.handle_payment_notify(body, signature, settings).newly_paid is False
     stored = Order.objects.get(id=order.id)
     assert stored.status == "paid" and stored.transaction_id == "tx_1"
     assert [e["type"] for e in stored.outbox] == ["order_created", "order_paid"]
@@ -109,20 +110,20 @@ def test_payment_callback_marks_paid_once_and_raises_order_paid(mongo_db, make_s
     assert paid_event["total_fen"] == 1000 and paid_event["items"][0]["quantity"] == 2
     assert Payment.objects.get(order_id=order.id).status == "paid"
     with as_user(BUYER), pytest.raises(FailedPrecondition):
-        service.create_payment(order.id, settings)
+        orders.create_payment(order.id, settings)
 
 
 def test_bad_callbacks_change_nothing(mongo_db, make_sku, settings, paid_callback):
     sku_id = make_sku(price_fen=500)
     with as_user(BUYER):
-        order = service.create_order([Line(sku_id, 1)], {})
+        order = orders.create_order([Line(sku_id, 1)], {})
     body, _ = paid_callback(order.id, 500)
     with pytest.raises(Unauthenticated) as err:
-        service.handle_payment_notify(body, "0" * 64, settings)
+        orders.handle_payment_notify(body, "0" * 64, settings)
     assert err.value.code == "invalid_signature"
     wrong_amount, signature = paid_callback(order.id, 499)
     with pytest.raises(InvalidArgument) as err:
-        service.handle_payment_notify(wrong_amount, signature, settings)
+        orders.handle_payment_notify(wrong_amount, signature, settings)
     assert err.value.code == "amount_mismatch"
     stored = Order.objects.get(id=order.id)
     assert stored.status == "created" and [e["type"] for e in stored.outbox] == ["order_created"]
@@ -131,13 +132,13 @@ def test_bad_callbacks_change_nothing(mongo_db, make_sku, settings, paid_callbac
 def test_unpaid_orders_expire_and_give_stock_back(mongo_db, make_sku, settings, monkeypatch):
     sku_id = make_sku(stock=2)
     with as_user(BUYER):
-        order = service.create_order([Line(sku_id, 2)], {})
-    assert service.cancel_expired_orders(settings) == 0
+        order = orders.create_order([Line(sku_id, 2)], {})
+    assert orders.cancel_expired_orders(settings) == 0
     monkeypatch.setenv("ORDER_UNPAID_TIMEOUT_SECONDS", "0")
     from retail_s2b2c.config import RetailSettings
 
-    assert service.cancel_expired_orders(RetailSettings.from_env()) == 1
-    assert service.cancel_expired_orders(RetailSettings.from_env()) == 0
+    assert orders.cancel_expired_orders(RetailSettings.from_env()) == 1
+    assert orders.cancel_expired_orders(RetailSettings.from_env()) == 0
     stored = Order.objects.get(id=order.id)
     assert stored.status == "cancelled" and stored.outbox[-1]["type"] == "order_cancelled"
     assert Sku.objects.get(id=sku_id).stock == 2

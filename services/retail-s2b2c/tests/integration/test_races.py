@@ -14,7 +14,8 @@ import pytest
 
 from mallkit import context
 from mallkit.testing import free_port, wait_serving
-from retail_s2b2c.documents import Order, Sku
+from retail_s2b2c.documents.catalog import Sku
+from retail_s2b2c.documents.orders import Order
 from socialmall.retail.v1 import retail_pb2 as pb
 from socialmall.retail.v1 import retail_pb2_grpc as pb_grpc
 
@@ -27,13 +28,13 @@ def _order_in_child(args: tuple[str, str, str, int]) -> str:
     os.environ["MONGO_URI"] = mongo_uri
     from mallkit import mongo
     from mallkit.errors import FailedPrecondition
-    from retail_s2b2c import service
     from retail_s2b2c.domain.orders import Line
+    from retail_s2b2c.service import orders
 
     mongo.connect(db_name)
     with context.bound(context.new_request_id(), context.Caller(f"u_{buyer}")):
         try:
-            service.create_order([Line(sku_id, 1)], {})
+            orders.create_order([Line(sku_id, 1)], {})
             return "ok"
         except FailedPrecondition as err:
             return err.code

@@ -1,4 +1,4 @@
-"""retail-s2b2c use cases: load, apply the domain rules, save (with events in the outbox)."""
+"""Order and payment use cases: checkout, expiry, the provider's callback."""
 
 from __future__ import annotations
 
@@ -9,104 +9,18 @@ from datetime import timedelta
 
 import mongoengine as me
 
-from mallkit import context, ids, paging
-from mallkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from mallkit import ids
+from mallkit.clock import now
+from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound
 from mallkit.events import new_event
+from retail_s2b2c.access import ADMIN, get_or_404, require_user
 from retail_s2b2c.config import SERVICE, RetailSettings
-from retail_s2b2c.documents import Attribution, Brand, Order, OrderItem, Payment, Product, Sku, now
-from retail_s2b2c.domain import catalog, payments
+from retail_s2b2c.documents.catalog import Sku
+from retail_s2b2c.documents.orders import Attribution, Order, OrderItem, Payment
+from retail_s2b2c.domain import payments
 from retail_s2b2c.domain.orders import Line, OrderStatus, PricedLine, check_lines, total_fen
 
 log = logging.getLogger(__name__)
-
-ADMIN = "admin"
-BRAND = "brand"
-
-
-def _require_role(*roles: str) -> context.Caller:
-    who = context.caller()
-    if not who.authenticated:
-        raise PermissionDenied("sign in first", "unauthenticated")
-    if not any(who.has_role(r) for r in roles):
-        raise PermissionDenied(f"this needs the role {' or '.join(roles)}", "role_required")
-    return who
-
-
-def _require_user() -> context.Caller:
-    who = context.caller()
-    if not who.authenticated:
-        raise PermissionDenied("sign in first", "unauthenticated")
-    return who
-
-
-def _get(document: type[me.Document], object_id: str, what: str) -> me.Document:
-    found = document.objects(id=object_id).first() if ids.is_valid(object_id) else None
-    if found is None:
-        raise NotFound(f"{what} {object_id!r} not found", f"{what}_not_found")
-    return found
-
-
-# ── supply ──────────────────────────────────────────────────────────────────────────────────
-
-
-def create_brand(name: str) -> Brand:
-    who = _require_role(BRAND, ADMIN)
-    brand = Brand(id=ids.new_id("brd"), owner_id=who.user_id, name=catalog.check_name(name, "name", 60))
-    try:
-        brand.save(force_insert=True)
-    except me.NotUniqueError as exc:
-        raise AlreadyExists(f"a brand named {brand.name!r} exists", "brand_name_taken") from exc
-    return brand
-
-
-def get_brand(brand_id: str) -> Brand:
-    return _get(Brand, brand_id, "brand")
-
-
-def create_product(brand_id: str, title: str, category: str, skus: list[catalog.NewSku]) -> tuple[Product, list[Sku]]:
-    who = _require_role(BRAND, ADMIN)
-    brand = get_brand(brand_id)
-    if brand.owner_id != who.user_id and not who.has_role(ADMIN):
-        raise PermissionDenied("only the brand's owner adds its products", "not_brand_owner")
-    checked = catalog.check_skus(skus)
-    product = Product(
-        id=ids.new_id("prd"),
-        brand_id=brand.id,
-        title=catalog.check_name(title, "title", 100),
-        category=category.strip()[:40],
-    )
-    rows = [
-        Sku(id=ids.new_id("sku"), product_id=product.id, spec=s.spec, price_fen=s.price_fen, stock=s.stock)
-        for s in checked
-    ]
-    # SKUs first: a product document only becomes visible once all its SKUs exist
-    Sku.objects.insert(rows, load_bulk=False)
-    product.save(force_insert=True)
-    return product, rows
-
-
-def get_product(product_id: str) -> tuple[Product, list[Sku]]:
-    product = _get(Product, product_id, "product")
-    return product, list(Sku.objects(product_id=product.id).order_by("id"))
-
-
-def list_products(cursor: str, limit: int, brand_id: str = "") -> tuple[list[tuple[Product, list[Sku]]], str]:
-    page = paging.parse(cursor, limit)
-    query = Product.objects(brand_id=brand_id) if brand_id else Product.objects
-    if page.after_id:
-        query = query.filter(id__gt=page.after_id)
-    products = list(query.order_by("id").limit(page.limit))
-    skus: dict[str, list[Sku]] = {p.id: [] for p in products}
-    for sku in Sku.objects(product_id__in=list(skus)).order_by("id"):
-        skus[sku.product_id].append(sku)
-    return [(p, skus[p.id]) for p in products], paging.next_cursor([p.id for p in products], page.limit)
-
-
-def get_sku(sku_id: str) -> Sku:
-    return _get(Sku, sku_id, "sku")
-
-
-# ── orders ──────────────────────────────────────────────────────────────────────────────────
 
 
 def _reserve(lines: list[Line]) -> list[PricedLine]:
@@ -159,7 +73,7 @@ def create_order(lines: list[Line], attribution: dict[str, str], idempotency_key
 
     Retrying with the same idempotency key returns the first order and takes no more stock.
     """
-    who = _require_user()
+    who = require_user()
     if len(idempotency_key) > 128:
         raise InvalidArgument("idempotency key is longer than 128 characters", "invalid_idempotency_key")
     if idempotency_key and (existing := Order.objects(buyer_id=who.user_id, idempotency_key=idempotency_key).first()):
@@ -191,8 +105,8 @@ def create_order(lines: list[Line], attribution: dict[str, str], idempotency_key
 
 
 def get_order(order_id: str) -> Order:
-    who = _require_user()
-    order = _get(Order, order_id, "order")
+    who = require_user()
+    order = get_or_404(Order, order_id, "order")
     if order.buyer_id != who.user_id and not who.has_role(ADMIN):
         raise NotFound(f"order {order_id!r} not found", "order_not_found")  # never reveal others' orders
     return order
@@ -211,9 +125,6 @@ def cancel_expired_orders(settings: RetailSettings, limit: int = 200) -> int:
             _release(order.items)
             cancelled += 1
     return cancelled
-
-
-# ── payments ────────────────────────────────────────────────────────────────────────────────
 
 
 @dataclass(frozen=True)

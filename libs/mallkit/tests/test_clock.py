@@ -1,0 +1,25 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from mallkit import clock
+
+
+def test_now_is_utc_at_millisecond_precision():
+    moment = clock.now()
+    assert moment.tzinfo is UTC and moment.microsecond % 1000 == 0
+
+
+def test_frozen_time_nests_and_restores():
+    later = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=8)))
+    with clock.frozen_at(later):
+        assert clock.now() == datetime(2030, 1, 1, 19, 4, 5, 678000, tzinfo=UTC)
+        with clock.frozen_at(later + timedelta(days=7)):
+            assert clock.now().day == 8
+        assert clock.now().day == 1
+    assert clock.now().year < 2030
+
+
+def test_naive_times_are_refused():
+    with pytest.raises(ValueError), clock.frozen_at(datetime(2030, 1, 1)):
+        pass

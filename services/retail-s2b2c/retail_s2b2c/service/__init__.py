@@ -1,0 +1,1 @@
+"""retail use cases, one module per context."""

@@ -1,0 +1,1 @@
+"""gRPC servicers, one per retail service in the protos."""
