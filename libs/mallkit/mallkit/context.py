@@ -12,12 +12,17 @@ from dataclasses import dataclass
 REQUEST_ID = "x-request-id"
 USER_ID = "x-user-id"
 USER_ROLES = "x-user-roles"
+# Set by service-to-service clients (ServiceClient's `caller_service`), never by the gateway:
+# in the cluster only services reach each other's gRPC ports (NetworkPolicy).
+CALLER_SERVICE = "x-caller-service"
 
 
 @dataclass(frozen=True)
 class Caller:
     user_id: str = ""
     roles: frozenset[str] = frozenset()
+    # the platform service making the call on the user's behalf; empty from the gateway
+    service: str = ""
 
     @property
     def authenticated(self) -> bool:
@@ -59,11 +64,14 @@ def bound(request_id: str, who: Caller = ANONYMOUS) -> Iterator[None]:
 def from_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> tuple[str, Caller]:
     values = {key: value for key, value in metadata if isinstance(value, str)}
     roles = frozenset(r for r in values.get(USER_ROLES, "").split(",") if r)
-    return values.get(REQUEST_ID) or new_request_id(), Caller(values.get(USER_ID, ""), roles)
+    who = Caller(values.get(USER_ID, ""), roles, values.get(CALLER_SERVICE, ""))
+    return values.get(REQUEST_ID) or new_request_id(), who
 
 
 def to_metadata(request_id: str, who: Caller) -> list[tuple[str, str]]:
     metadata = [(REQUEST_ID, request_id or new_request_id())]
     if who.user_id:
         metadata += [(USER_ID, who.user_id), (USER_ROLES, ",".join(sorted(who.roles)))]
+    if who.service:
+        metadata.append((CALLER_SERVICE, who.service))
     return metadata

@@ -67,7 +67,12 @@ class CallThread:
 
 
 def eventlet_client(
-    stub_class: type, target: str, *, deadline: float | None = None, idempotent: Iterable[str] = ()
+    stub_class: type,
+    target: str,
+    *,
+    deadline: float | None = None,
+    idempotent: Iterable[str] = (),
+    caller_service: str = "",
 ) -> ServiceClient:
     """A ServiceClient for nameko code: same deadlines, metadata, retries and error mapping."""
     thread = CallThread(f"grpc-{target}")
@@ -75,4 +80,6 @@ def eventlet_client(
     def invoke(multicallable: Any, request: Any, timeout: float, metadata: list[tuple[str, str]]) -> Any:
         return thread.submit(lambda: multicallable(request, timeout=timeout, metadata=metadata))
 
-    return ServiceClient(stub_class, target, deadline=deadline, idempotent=idempotent, invoker=invoke)
+    return ServiceClient(
+        stub_class, target, deadline=deadline, idempotent=idempotent, invoker=invoke, caller_service=caller_service
+    )

@@ -9,6 +9,7 @@ calls that carry an idempotency key) are retried, and only on UNAVAILABLE. Error
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -68,8 +69,10 @@ class ServiceClient:
         deadline: float | None = None,
         idempotent: Iterable[str] = (),
         invoker: Invoker = blocking_invoke,
+        caller_service: str = "",
     ) -> None:
         self.target = target
+        self.caller_service = caller_service
         self.channel = grpc.insecure_channel(target)
         self.stub = stub_class(self.channel)
         self.deadline = deadline or KitSettings.from_env().grpc_deadline_seconds
@@ -84,7 +87,10 @@ class ServiceClient:
         backoffs = self.retries_for(method)
 
         def call(request: Any, *, timeout: float | None = None) -> Any:
-            metadata = context.to_metadata(context.request_id(), context.caller())
+            who = context.caller()
+            if self.caller_service:
+                who = dataclasses.replace(who, service=self.caller_service)
+            metadata = context.to_metadata(context.request_id(), who)
             for attempt in range(len(backoffs) + 1):
                 try:
                     return self.invoker(multicallable, request, timeout or self.deadline, metadata)

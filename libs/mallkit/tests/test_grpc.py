@@ -89,6 +89,11 @@ def test_client_propagates_identity_and_maps_errors_back(server):
             client.GetBrand(pb.GetBrandRequest(brand_id="missing"))
     assert reply.brand.owner_id == "req-42"  # the server saw our request id
     assert fake.seen_callers[0] == who
+    service_client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", caller_service="groupbuy")
+    with context.bound("req-43", who):
+        service_client.GetBrand(pb.GetBrandRequest(brand_id="b2"))
+    assert fake.seen_callers[-1] == context.Caller("u_1", frozenset({"brand", "admin"}), "groupbuy")
+    service_client.close()
     assert err.value.code == "brand_not_found"
     client.close()
 
