@@ -9,33 +9,17 @@ Three measurements with the same client threads, in one run:
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from concurrent import futures
-from pathlib import Path
 
 import grpc
-from harness import closed_loop
+import mongoengine
+from harness import api_process, closed_loop, echo_ceiling
 
 from mallkit import context, grpc_server, mongo
-from mallkit.testing import free_port, wait_serving
 from socialmall.retail.v1 import retail_pb2 as pb
 from socialmall.retail.v1 import retail_pb2_grpc as pb_grpc
 
 THREADS = 8
 SECONDS = 3.0
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def raw_echo_server() -> tuple[grpc.Server, int]:
-    handler = grpc.method_handlers_generic_handler(
-        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(lambda request, _ctx: request)}
-    )
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, port
 
 
 class ConstantRetail(pb_grpc.RetailServiceServicer):
@@ -47,19 +31,19 @@ def seed_product(db_name: str) -> str:
     from retail_s2b2c.domain.catalog import NewSku
     from retail_s2b2c.service import catalog
 
+    sku = NewSku("250g", 1990, 100, supply_price_fen=1200)
+
     mongo.connect(db_name)
     with context.bound("bench", context.Caller("u_bench_brand", frozenset({"brand"}))):
         brand = catalog.create_brand(f"bench-{os.getpid()}")
-        product, _ = catalog.create_product(brand.id, "Bench tea", "food", [NewSku("250g", 1990, 100)])
+        product, _ = catalog.create_product(brand.id, "Bench tea", "food", [sku])
+    with context.bound("bench", context.Caller("u_bench_admin", frozenset({"admin"}))):
+        catalog.review_product(product.id, approve=True, reason="")
     return product.id
 
 
 def run() -> dict:
-    echo_server, echo_port = raw_echo_server()
-    with grpc.insecure_channel(f"127.0.0.1:{echo_port}") as channel:
-        echo = channel.unary_unary("/bench.Echo/Echo")
-        ceiling = closed_loop(lambda: echo(b"x" * 64, timeout=2), THREADS, SECONDS)
-    echo_server.stop(0)
+    ceiling = echo_ceiling(THREADS, SECONDS)
 
     kit_app = grpc_server.build(
         name="bench",
@@ -76,18 +60,9 @@ def run() -> dict:
 
     db_name = f"bench_retail_{os.getpid()}"
     product_id = seed_product(db_name)
-    port = free_port()
-    api = subprocess.Popen(
-        [sys.executable, "-m", "retail_s2b2c.api"],
-        env={**os.environ, "MONGO_DB": db_name, "GRPC_PORT": str(port), "LOG_LEVEL": "WARNING"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
     wrong = []
     try:
-        wait_serving(f"127.0.0.1:{port}", timeout=30)
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with api_process("retail_s2b2c.api", {"MONGO_DB": db_name}) as target, grpc.insecure_channel(target) as channel:
             stub = pb_grpc.RetailServiceStub(channel)
 
             def get_product() -> None:
@@ -97,11 +72,6 @@ def run() -> dict:
 
             value = closed_loop(get_product, THREADS, SECONDS)
     finally:
-        api.terminate()
-        api.wait(timeout=10)
-        mongo.connect(db_name)
-        import mongoengine
-
         mongoengine.get_connection().drop_database(db_name)
 
     return {

@@ -1,12 +1,25 @@
-"""Shared measuring helpers: closed-loop load from client threads, with latency percentiles."""
+"""Shared measuring helpers: closed-loop load from client threads, latency percentiles, the echo
+ceiling, and a real service API process to measure."""
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from mallkit.testing import free_port, wait_serving
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -58,3 +71,39 @@ def closed_loop(call: Callable[[], object], threads: int, seconds: float, warmup
         return Load(0, sum(errors), seconds, 0.0, 0.0)
     p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))]
     return Load(len(flat), sum(errors), seconds, statistics.median(flat) * 1000, p99 * 1000)
+
+
+def echo_ceiling(threads: int, seconds: float) -> Load:
+    """A bare grpcio server echoing bytes (no protobuf, interceptor or database), same client load."""
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(lambda request, _ctx: request)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            echo = channel.unary_unary("/bench.Echo/Echo")
+            return closed_loop(lambda: echo(b"x" * 64, timeout=2), threads, seconds)
+    finally:
+        server.stop(0)
+
+
+@contextmanager
+def api_process(module: str, env: dict[str, str]) -> Iterator[str]:
+    """Run `python -m <module>` (a service's gRPC API) until the block ends; yields its target."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", module],
+        env={**os.environ, "GRPC_PORT": str(port), "LOG_LEVEL": "WARNING", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        wait_serving(f"127.0.0.1:{port}", timeout=30)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

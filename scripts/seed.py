@@ -70,6 +70,7 @@ def main() -> int:
     run_tag = secrets.token_hex(2)  # brand names are unique: a second seed adds a second set
     steps = len(BRANDS) + sum(len(p) for p in BRANDS.values()) + CONSUMERS + 3
     skus: list[str] = []
+    admin = api.token("u_seed_admin", "admin")
     with tqdm(total=steps, unit="step", desc="seeding") as bar:
         for i, (name, products) in enumerate(BRANDS.items()):
             owner = api.token(f"u_brand_{i}", "brand")
@@ -80,9 +81,22 @@ def main() -> int:
                     "brand_id": brand["id"],
                     "title": title,
                     "category": category,
-                    "skus": [{"spec": s, "price_fen": p, "stock": rng.randint(50, 500)} for s, p in specs],
+                    "skus": [
+                        # supply at 60 %; stores may sell between 90 % and 130 % of the suggested price
+                        {
+                            "spec": s,
+                            "price_fen": p,
+                            "supply_price_fen": p * 6 // 10,
+                            "price_min_fen": p * 9 // 10,
+                            "price_max_fen": p * 13 // 10,
+                            "stock": rng.randint(50, 500),
+                        }
+                        for s, p in specs
+                    ],
                 }
-                skus += [s["id"] for s in api.post("/products", owner, body)["skus"]]
+                product = api.post("/products", owner, body)
+                api.post(f"/admin/products/{product['id']}/review", admin, {"approve": True})
+                skus += [s["id"] for s in product["skus"]]
                 bar.update()
         for n in range(CONSUMERS):
             api.token(f"u_consumer_{n}", "consumer")

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,25 @@ class Platform:
         reply = httpx.post(f"{self.gateway}/api/v1/dev/tokens", json={"user_id": user_id, "roles": list(roles)})
         reply.raise_for_status()
         return {"authorization": f"Bearer {reply.json()['access_token']}"}
+
+    def approved_sku(self, title: str, price_fen: int, stock: int) -> dict:
+        """A new brand's product with one SKU, approved by an admin so it sells; returns the SKU."""
+        api = f"{self.gateway}/api/v1"
+        tag = uuid.uuid4().hex[:8]
+        brand_auth = self.token(f"u_brand_{tag}", "brand")
+        brand = httpx.post(f"{api}/brands", json={"name": f"{title} {tag}"}, headers=brand_auth)
+        assert brand.status_code == 201, brand.text
+        sku = {"spec": "standard", "price_fen": price_fen, "supply_price_fen": price_fen * 6 // 10, "stock": stock}
+        body = {"brand_id": brand.json()["id"], "title": title, "category": "tea", "skus": [sku]}
+        product = httpx.post(f"{api}/products", json=body, headers=brand_auth)
+        assert product.status_code == 201, product.text
+        review = httpx.post(
+            f"{api}/admin/products/{product.json()['id']}/review",
+            json={"approve": True},
+            headers=self.token(f"u_admin_{tag}", "admin"),
+        )
+        assert review.status_code == 200, review.text
+        return review.json()["skus"][0]
 
 
 @pytest.fixture(scope="session")

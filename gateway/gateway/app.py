@@ -6,28 +6,60 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import redis.asyncio as aioredis
 from fastapi import FastAPI
+from redis.asyncio.retry import Retry
+from redis.backoff import ConstantBackoff
+from starlette.concurrency import run_in_threadpool
 
-from gateway import errors
+from gateway import errors, openapi
 from gateway.clients import Clients
+from gateway.codes import Codes
+from gateway.documents import DOCUMENTS
+from gateway.idempotency import IdempotencyStore, Replay, on_replay
 from gateway.middleware import RequestContextMiddleware
-from gateway.routes import agent, content, dev, groupbuy, guide, health, payments, retail
+from gateway.ratelimit import RateLimiter
+from gateway.routes import agent, auth, content, dev, groupbuy, guide, health, payments, retail, roles
 from gateway.settings import GatewaySettings
-from mallkit import logs
+from mallkit import logs, mongo
 
 API_PREFIX = "/api/v1"
 ROOT_ROUTERS = (health.router, guide.redirect_router)
-API_ROUTERS = (retail.router, payments.router, groupbuy.router, content.router, agent.router, guide.router)
+# Matched in this order, route by route: the busiest (catalog, orders) first.
+API_ROUTERS = (
+    retail.router,
+    payments.router,
+    groupbuy.router,
+    content.router,
+    agent.router,
+    guide.router,
+    auth.router,
+    roles.router,
+)
 DEV_ROUTERS = (dev.router,)
 SIMULATED_PROVIDER_TIMEOUT_SECONDS = 10.0
 
 DESCRIPTION = """
 The public REST/JSON API of SocialMall, a social e-commerce platform.
 
-**Authentication.** Send `Authorization: Bearer <access token>` (an HS256 JWT issued by the gateway,
-valid 15 minutes). Each operation says who may call it: public, any authenticated user, or one of the
-roles consumer, store_owner, brand, agent, kol, creator, admin. In development,
-`POST /api/v1/dev/tokens` issues a token for any user and roles; it does not exist in production.
+**Accounts.** Ask for a one-time code (`POST /api/v1/auth/codes`), then register
+(`POST /api/v1/auth/register`, optionally with a password) or log in with the code or the password.
+Every sign-in answers an access token (an HS256 JWT, valid 15 minutes) and a refresh token (30 days,
+single use: `POST /api/v1/auth/refresh` spends it and returns the next pair; presenting a spent one
+again ends the whole session). In development the code is in the gateway's log and at
+`GET /api/v1/dev/codes/{phone}`, and `POST /api/v1/dev/tokens` issues a token for any user and roles;
+neither exists in production.
+
+**Authorization.** Send `Authorization: Bearer <access token>`. Each operation says who may call it:
+public, any authenticated user, or one of the roles consumer, store_owner, brand, agent, kol,
+creator, admin. Everyone is a consumer; store_owner and creator are self-assigned
+(`POST /api/v1/me/roles`); brand, kol, agent and admin are granted by an admin approving an
+application (`POST /api/v1/role-applications`). Someone else's orders, payments, agents or links
+answer 404, as if they did not exist.
+
+**Limits and retries.** Requests are rate limited per IP and per user (stricter for sign-in and
+codes): a 429 carries `Retry-After` in seconds. POSTs that create orders or payments accept an
+`Idempotency-Key` header: a retry with the same key and body returns the first response (24 h).
 
 **Conventions.** JSON is snake_case; ids are strings; times are ISO-8601 UTC; money is
 `{"fen": 1990, "display": "¥19.90"}` in responses and integer `*_fen` fields in requests; lists are
@@ -37,6 +69,8 @@ every response echoes.
 """
 
 TAGS = [
+    {"name": "auth", "description": "Sign up and sign in: one-time codes, passwords, access and refresh tokens."},
+    {"name": "accounts", "description": "The caller's account, roles, and role applications with their approval."},
     {"name": "retail", "description": "Brands, products, SKUs and orders (the trade core)."},
     {"name": "payments", "description": "Payments and the payment provider's callback."},
     {"name": "groupbuy", "description": "拼团 campaigns."},
@@ -51,6 +85,12 @@ TAGS = [
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: GatewaySettings = app.state.settings
+    await run_in_threadpool(open_database, settings)
+    cache = open_redis(settings)
+    app.state.redis = cache
+    app.state.limiter = RateLimiter(cache)
+    app.state.codes = Codes(cache, settings)
+    app.state.idempotency = IdempotencyStore(cache, settings.idempotency_ttl, settings.idempotency_wait)
     app.state.clients = Clients.open(settings)
     if settings.is_dev:
         # The simulated provider calls this gateway over loopback: never through an HTTP proxy.
@@ -63,6 +103,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.is_dev:
             await app.state.provider_http.aclose()
         await app.state.clients.close()
+        await cache.aclose()
+
+
+def open_database(settings: GatewaySettings) -> None:
+    """Accounts live in the gateway's own database; indexes (unique phone) exist before serving."""
+    mongo.connect(settings.mongo_db, settings.kit)
+    mongo.ensure_indexes(DOCUMENTS)
+
+
+def open_redis(settings: GatewaySettings) -> aioredis.Redis:
+    """As `mallkit.redis_conn.connect`, for asyncio: one quick retry, short timeouts."""
+    return aioredis.Redis.from_url(
+        settings.kit.redis_url,
+        decode_responses=True,
+        socket_timeout=2,
+        socket_connect_timeout=1,
+        retry=Retry(ConstantBackoff(0.05), 1),
+    )
 
 
 def create_app(settings: GatewaySettings | None = None, *, configure_logging: bool = True) -> FastAPI:
@@ -78,12 +136,14 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logging: bo
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_exception_handler(Replay, on_replay)
     app.add_middleware(RequestContextMiddleware)
 
     for router in ROOT_ROUTERS:
         app.include_router(router)
     for router in (*API_ROUTERS, *DEV_ROUTERS) if settings.is_dev else API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    openapi.install(app)
     return app
 
 

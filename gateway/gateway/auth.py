@@ -2,13 +2,13 @@
 
 Every route takes exactly one of `public`, `authenticated` or `role(...)` as its `Rpc` dependency,
 so the access rule sits in the route's signature and the verified caller rides on every gRPC call.
+The same dependencies charge the request to the per-IP and per-user rate limits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Annotated
 
 import jwt
@@ -16,6 +16,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.clients import Clients, Rpc
+from gateway.ratelimit import RateLimiter, subject
+from gateway.roles import ROLES, Role
 from gateway.settings import GatewaySettings
 from mallkit import errors
 from mallkit.context import ANONYMOUS, Caller
@@ -24,18 +26,7 @@ from mallkit.ids import ID_PATTERN
 ISSUER = "socialmall"
 ALGORITHM = "HS256"
 
-
-class Role(StrEnum):
-    CONSUMER = "consumer"
-    STORE_OWNER = "store_owner"
-    BRAND = "brand"
-    AGENT = "agent"
-    KOL = "kol"
-    CREATOR = "creator"
-    ADMIN = "admin"
-
-
-ROLES = frozenset(Role)
+__all__ = ["ROLES", "Role", "authenticated", "client_ip", "current_caller", "issue_token", "public", "role"]
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -84,36 +75,58 @@ def _settings(request: Request) -> GatewaySettings:
     return settings
 
 
+def client_ip(request: Request) -> str:
+    """The peer address; behind a proxy listed in FORWARDED_ALLOW_IPS, uvicorn puts the client's here."""
+    return request.client.host if request.client else "unknown"
+
+
+async def charge(request: Request, caller: Caller) -> None:
+    """One request against the caller's IP bucket and, when signed in, their user bucket."""
+    limiter: RateLimiter = request.app.state.limiter
+    limits = _settings(request).rate_limits
+    buckets = [(limits.ip, subject("ip", client_ip(request)))]
+    if caller.authenticated:
+        buckets.append((limits.user, subject("user", caller.user_id)))
+    await limiter.hit(*buckets, fail_open=True)
+
+
 def _rpc(request: Request, caller: Caller) -> Rpc:
     clients: Clients = request.app.state.clients
     return Rpc(clients, request.state.request_id, caller)
 
 
-def current_caller(
+async def current_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
-    if credentials is None:
-        raise errors.Unauthenticated("a bearer access token is required", "missing_token")
-    caller = verify_token(_settings(request), credentials.credentials)
+    try:
+        if credentials is None:
+            raise errors.Unauthenticated("a bearer access token is required", "missing_token")
+        caller = verify_token(_settings(request), credentials.credentials)
+    except errors.Unauthenticated:
+        await charge(request, ANONYMOUS)  # failed attempts count against the IP too
+        raise
     request.state.user_id = caller.user_id  # for the access log, even when a role check then refuses
     return caller
 
 
-def public(request: Request) -> Rpc:
+async def public(request: Request) -> Rpc:
     """Anyone may call; no identity is read or forwarded."""
+    await charge(request, ANONYMOUS)
     return _rpc(request, ANONYMOUS)
 
 
-def authenticated(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Rpc:
+async def authenticated(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Rpc:
     """Any holder of a valid access token."""
+    await charge(request, caller)
     return _rpc(request, caller)
 
 
-def role(*allowed: Role) -> Callable[..., Rpc]:
+def role(*allowed: Role) -> Callable[..., Awaitable[Rpc]]:
     """A valid access token carrying at least one of `allowed`."""
     names = ", ".join(allowed)
 
-    def dependency(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Rpc:
+    async def dependency(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Rpc:
+        await charge(request, caller)
         if not caller.roles & set(allowed):
             raise errors.PermissionDenied(f"this action needs one of the roles: {names}", "role_required")
         return _rpc(request, caller)

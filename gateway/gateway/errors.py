@@ -10,6 +10,8 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import pymongo.errors
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,7 +22,15 @@ from mallkit import context, errors
 
 log = logging.getLogger("gateway.errors")
 
+
+class UnprocessableContent(errors.InvalidArgument):
+    """Well-formed but unusable as sent (e.g. an Idempotency-Key reused with another body)."""
+
+    default_code = "unprocessable"
+
+
 HTTP_STATUS: dict[type[errors.DomainError], int] = {
+    UnprocessableContent: 422,
     errors.InvalidArgument: 400,
     errors.Unauthenticated: 401,
     errors.PermissionDenied: 403,
@@ -32,6 +42,7 @@ HTTP_STATUS: dict[type[errors.DomainError], int] = {
 }
 EXTRA_HEADERS: dict[int, dict[str, str]] = {
     401: {"WWW-Authenticate": "Bearer"},
+    429: {"Retry-After": "1"},
     503: {"Retry-After": "1"},
 }
 # Codes for errors Starlette raises itself (unknown route, wrong method, …).
@@ -44,6 +55,8 @@ HTTP_CODES: dict[int, str] = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+# The gateway's own stores (accounts in Mongo; limits, codes and idempotency keys in Redis).
+STORE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, pymongo.errors.ConnectionFailure)
 INTERNAL_MESSAGE = "internal error; quote the request id when reporting it"
 
 
@@ -79,7 +92,7 @@ def error_response(
     return JSONResponse(
         body.model_dump(),
         status_code=status,
-        headers={**(headers or {}), **EXTRA_HEADERS.get(status, {}), "X-Request-ID": rid},
+        headers={**EXTRA_HEADERS.get(status, {}), **(headers or {}), "X-Request-ID": rid},
     )
 
 
@@ -89,7 +102,12 @@ async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     if status == 500:
         log.error("unmapped upstream error %s: %s", exc.code, exc.message, extra={"error_code": exc.code})
         return error_response(request, 500, "internal", INTERNAL_MESSAGE)
-    return error_response(request, status, exc.code, exc.message)
+    return error_response(request, status, exc.code, exc.message, headers=getattr(exc, "headers", None))
+
+
+async def on_store_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("gateway store unavailable on %s %s: %r", request.method, request.url.path, exc)
+    return error_response(request, 503, "store_unavailable", "a gateway store is unavailable; retry shortly")
 
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -116,6 +134,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.DomainError, on_domain_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    for store_error in STORE_ERRORS:
+        app.add_exception_handler(store_error, on_store_error)
     app.add_exception_handler(Exception, on_unexpected_error)
 
 
@@ -124,7 +144,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": HTTPStatus(s).phrase} for s in statuses}
 
 
-COMMON = responses(404, 422, 503)  # every area router
-NEEDS_TOKEN = responses(401)
+COMMON = responses(400, 404, 422, 429, 503)  # every area router
+NEEDS_TOKEN = responses(401, 403)  # 403: a service's own ownership or permission check
 NEEDS_ROLE = responses(401, 403)
 WRITE = responses(400, 409)  # the service refused the input or the current state forbids it

@@ -7,7 +7,7 @@ from typing import Annotated, Generic, TypeVar
 
 from fastapi import Path, Query
 from google.protobuf.message import Message
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 ID_REGEX = r"^[A-Za-z0-9_-]+$"
 ID_MAX_LENGTH = 64
@@ -19,14 +19,33 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pa
 PathId = Annotated[
     str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX, examples=["ord_6650a1f2c3d4e5f6a7b8c9d4"])
 ]
-QueryId = Annotated[str | None, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX)]
+QueryId = Annotated[
+    str | None,
+    Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX, examples=["brand_6650a1f2c3d4e5f6a7b8c9d0"]),
+]
 Cursor = Annotated[
     str | None,
-    Query(max_length=256, pattern=CURSOR_REGEX, description="`next_cursor` of the previous page; omit for the first."),
+    Query(
+        max_length=256,
+        pattern=CURSOR_REGEX,
+        description="`next_cursor` of the previous page; omit for the first.",
+        examples=["cHJkXzY2NTBhMWYyYzNkNGU1ZjZhN2I4YzlkMg"],
+    ),
 ]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="Page size.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="Page size.", examples=[20])]
 
 T = TypeVar("T")
+
+
+def _integral(value: object) -> object:
+    """JSON has one number type: 3.0 is the integer 3 (as JSON Schema says); 3.5 and "3" stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer in a strict request body: 3 or 3.0, never "3", true or 3.5.
+JsonInt = Annotated[int, BeforeValidator(_integral)]
 
 
 class RequestBody(BaseModel):

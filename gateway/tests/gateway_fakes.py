@@ -116,6 +116,15 @@ class FakeRetail(Fake, retail_pb2_grpc.RetailServiceServicer):
         )
         return retail_pb2.CreateProductResponse(product=product)
 
+    def ReviewProduct(self, request, context):
+        self.enter("ReviewProduct", request, context)
+        product = self._product(request.product_id)
+        product.status = retail_pb2.PRODUCT_STATUS_APPROVED if request.approve else retail_pb2.PRODUCT_STATUS_REJECTED
+        product.reject_reason = "" if request.approve else request.reason
+        for sku in product.skus:
+            sku.sellable = request.approve
+        return retail_pb2.ReviewProductResponse(product=product)
+
     def GetProduct(self, request, context):
         self.enter("GetProduct", request, context)
         return retail_pb2.GetProductResponse(product=self._product(request.product_id))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -83,9 +85,30 @@ def test_tampered_token_is_401(client: TestClient, settings: GatewaySettings) ->
     assert_error(client.get(ORDER_URL, headers={"Authorization": f"Bearer {forged}"}), 401, "invalid_token")
 
 
-def test_alg_none_token_is_401(client: TestClient) -> None:
-    unsigned = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims(roles=['admin']))}."
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+def test_alg_none_token_is_401(client: TestClient, alg: str) -> None:
+    unsigned = f"{b64({'alg': alg, 'typ': 'JWT'})}.{b64(claims(roles=['admin']))}."
     assert_error(client.get(ORDER_URL, headers={"Authorization": f"Bearer {unsigned}"}), 401, "invalid_token")
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "PS256", "EdDSA", "HS384"])
+def test_a_token_naming_another_algorithm_is_401_even_when_hmac_signed_with_our_key(
+    client: TestClient, alg: str
+) -> None:
+    """HS/RS confusion: the gateway never lets a token choose how it is verified."""
+    signing_input = f"{b64({'alg': alg, 'typ': 'JWT'})}.{b64(claims(roles=['admin']))}"
+    mac = hmac.new(JWT_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    forged = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    assert_error(client.get(ORDER_URL, headers={"Authorization": f"Bearer {forged}"}), 401, "invalid_token")
+
+
+def test_a_token_hmac_signed_with_a_public_key_is_401(client: TestClient) -> None:
+    """The RS→HS downgrade: an HS256 token keyed with some public key PEM is just a wrong key here."""
+    pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+    signing_input = f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(claims(roles=['admin']))}"
+    mac = hmac.new(pem.encode(), signing_input.encode(), hashlib.sha256).digest()
+    forged = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    assert_error(client.get(ORDER_URL, headers={"Authorization": f"Bearer {forged}"}), 401, "invalid_token")
 
 
 @pytest.mark.parametrize(
@@ -172,9 +195,26 @@ def test_prod_refuses_a_short_jwt_secret(make_client: Callable[..., TestClient])
 
 # Who may call each route; a new route must be added here, with its rule.
 ACCESS = {
+    ("POST", "/api/v1/auth/codes"): "public",
+    ("POST", "/api/v1/auth/register"): "public",
+    ("POST", "/api/v1/auth/login/code"): "public",
+    ("POST", "/api/v1/auth/login/password"): "public",
+    ("POST", "/api/v1/auth/refresh"): "public",
+    ("POST", "/api/v1/auth/logout"): "public",
+    ("POST", "/api/v1/auth/password/reset"): "public",
+    ("GET", "/api/v1/me"): "authenticated",
+    ("POST", "/api/v1/me/password"): "authenticated",
+    ("POST", "/api/v1/me/roles"): "authenticated",
+    ("GET", "/api/v1/me/role-applications"): "authenticated",
+    ("POST", "/api/v1/role-applications"): "authenticated",
+    ("GET", "/api/v1/role-applications/{application_id}"): "authenticated",
+    ("GET", "/api/v1/admin/role-applications"): "role_admin",
+    ("POST", "/api/v1/admin/role-applications/{application_id}/approve"): "role_admin",
+    ("POST", "/api/v1/admin/role-applications/{application_id}/reject"): "role_admin",
     ("POST", "/api/v1/brands"): "role_brand_or_admin",
     ("GET", "/api/v1/brands/{brand_id}"): "public",
     ("POST", "/api/v1/products"): "role_brand_or_admin",
+    ("POST", "/api/v1/admin/products/{product_id}/review"): "role_admin",
     ("GET", "/api/v1/products"): "public",
     ("GET", "/api/v1/products/{product_id}"): "public",
     ("GET", "/api/v1/skus/{sku_id}"): "public",
@@ -193,6 +233,7 @@ ACCESS = {
     ("GET", "/api/v1/guide/links/{link_id}"): "authenticated",
     ("GET", "/s/{code}"): "public",
     ("POST", "/api/v1/dev/tokens"): "public",
+    ("GET", "/api/v1/dev/codes/{phone}"): "public",
     ("POST", "/api/v1/dev/payments/{order_id}/simulate"): "authenticated",
 }
 UNGUARDED = {("GET", "/healthz"), ("GET", "/readyz")}

@@ -57,6 +57,7 @@ def test_ready_when_every_service_serves(client: TestClient) -> None:
     assert response.json() == {
         "status": "ready",
         "services": dict.fromkeys(("retail", "groupbuy", "content", "agent", "guide"), "SERVING"),
+        "stores": {"mongo": "ok", "redis": "ok"},
     }
 
 
@@ -75,3 +76,22 @@ def test_not_ready_when_a_service_is_not_serving_or_down(
         "UNAVAILABLE",
     )
     assert elapsed < 1.5
+
+
+def test_without_redis_reads_go_on_and_what_needs_it_is_a_503(
+    make_client: Callable[..., TestClient], auth: Callable[..., dict[str, str]]
+) -> None:
+    """The general rate limits fail open; codes, sign-in limits and idempotency keys fail closed."""
+    client = make_client({"REDIS_URL": f"redis://{closed_port_target()}/0", "RATE_LIMIT_IP": "100/60"})
+    assert client.get("/api/v1/skus/sku_1").status_code == 200
+    assert client.get("/api/v1/orders/ord_1", headers=auth()).status_code == 200
+    for response in (
+        client.post("/api/v1/auth/codes", json={"phone": "+8613912345678"}),
+        client.post("/api/v1/orders", json=ORDER_BODY, headers={**auth(), "Idempotency-Key": "k-1"}),
+    ):
+        assert response.status_code == 503, response.text  # type: ignore[attr-defined]
+        assert response.json()["code"] == "store_unavailable"  # type: ignore[attr-defined]
+        assert response.headers["Retry-After"] == "1"  # type: ignore[attr-defined]
+    ready = client.get("/readyz")
+    assert (ready.status_code, ready.json()["stores"]["mongo"]) == (503, "ok")
+    assert ready.json()["stores"]["redis"] != "ok"

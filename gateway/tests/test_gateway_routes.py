@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.routes.dev import provider_http
-from gateway.tests.conftest import PAYMENT_SECRET
+from gateway.tests.conftest import PAYMENT_SECRET, new_key
 from gateway.tests.gateway_fakes import LINK_TARGET, PAYMENT_AMOUNT_FEN, UNIT_PRICE_FEN, UNSAFE_CODE, Plan
 from socialmall.groupbuy.v1 import groupbuy_pb2
 
@@ -32,7 +32,10 @@ def test_create_brand_and_product(client: TestClient, auth: Callable[..., dict[s
         "brand_id": "brand_1",
         "title": "Mist",
         "category": "beauty",
-        "skus": [{"spec": "100ml", "price_fen": 1990, "stock": 5}, {"spec": "200ml", "price_fen": 2990, "stock": 0}],
+        "skus": [
+            {"spec": "100ml", "price_fen": 1990, "stock": 5, "supply_price_fen": 1200, "price_min_fen": 1800},
+            {"spec": "200ml", "price_fen": 2990, "stock": 0},
+        ],
     }
     product = client.post("/api/v1/products", json=body, headers=auth("u_b", "brand"))
     assert product.status_code == 201, product.text
@@ -42,6 +45,24 @@ def test_create_brand_and_product(client: TestClient, auth: Callable[..., dict[s
     ]
     sent = plan.calls_to("CreateProduct")[0].request
     assert [(s.price.fen, s.stock) for s in sent.skus] == [(1990, 5), (2990, 0)]
+    assert (sent.skus[0].supply_price.fen, sent.skus[0].price_min.fen, sent.skus[0].HasField("price_max")) == (
+        1200,
+        1800,
+        False,
+    )
+    assert not sent.skus[1].HasField("supply_price")
+
+
+def test_admins_review_products(client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan) -> None:
+    path = "/api/v1/admin/products/prd_1/review"
+    assert client.post(path, json={"approve": True}, headers=auth("u_b", "brand")).status_code == 403
+    approved = client.post(path, json={"approve": True}, headers=auth("u_a", "admin"))
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved" and approved.json()["skus"][0]["sellable"] is True
+    rejected = client.post(path, json={"approve": False, "reason": "blurry photos"}, headers=auth("u_a", "admin"))
+    assert (rejected.json()["status"], rejected.json()["reject_reason"]) == ("rejected", "blurry photos")
+    sent = plan.calls_to("ReviewProduct")[-1].request
+    assert (sent.product_id, sent.approve, sent.reason) == ("prd_1", False, "blurry photos")
 
 
 def test_list_products_pages_with_a_cursor(client: TestClient, plan: Plan) -> None:
@@ -62,7 +83,8 @@ def test_get_product_brand_sku(client: TestClient) -> None:
 
 def test_create_order(client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan) -> None:
     body = {"lines": [{"sku_id": "sku_1", "quantity": 2}], "attribution": {"store_id": "st_1", "kol_link_id": "lnk_1"}}
-    response = client.post("/api/v1/orders", json=body, headers={**auth("u_buyer"), "Idempotency-Key": "key-1"})
+    key = new_key()
+    response = client.post("/api/v1/orders", json=body, headers={**auth("u_buyer"), "Idempotency-Key": key})
     assert response.status_code == 201, response.text
     order = response.json()
     assert order["status"] == "created"
@@ -73,8 +95,21 @@ def test_create_order(client: TestClient, auth: Callable[..., dict[str, str]], p
     assert order["attribution"]["post_id"] is None
     assert order["paid_at"] is None
     sent = plan.calls_to("CreateOrder")[0].request
-    assert sent.idempotency_key == "key-1"
+    assert sent.idempotency_key == key
     assert (sent.attribution.store_id, sent.attribution.kol_link_id, sent.attribution.agent_id) == ("st_1", "lnk_1", "")
+
+
+def test_integral_json_numbers_are_integers(
+    client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan
+) -> None:
+    """JSON Schema counts 2.0 as an integer, so the API does too; "2", true and 2.5 stay refused."""
+    assert client.post(
+        "/api/v1/orders", json={"lines": [{"sku_id": "sku_1", "quantity": 2.0}]}, headers=auth()
+    ).is_success
+    assert plan.calls_to("CreateOrder")[0].request.lines[0].quantity == 2
+    for loose in ("2", True, 2.5):
+        body = {"lines": [{"sku_id": "sku_1", "quantity": loose}]}
+        assert client.post("/api/v1/orders", json=body, headers=auth()).status_code == 422
 
 
 def test_order_without_idempotency_key(client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan) -> None:
@@ -227,6 +262,14 @@ def test_agent_routes(client: TestClient, auth: Callable[..., dict[str, str]], p
     assert [c.request.invite_code for c in plan.calls_to("RegisterAgent")] == ["", "K7Q2ZP"]
     assert client.get("/api/v1/agents/agt_1", headers=auth()).json()["id"] == "agt_1"
     assert client.get("/api/v1/agents/agt_1").status_code == 401
+
+
+def test_an_agent_record_is_its_owners(client: TestClient, auth: Callable[..., dict[str, str]]) -> None:
+    """GetAgent answers any signed-in caller; the gateway shows an agent only to its user or an admin."""
+    assert client.get("/api/v1/agents/agt_1", headers=auth("u_1")).status_code == 200  # the fake's owner
+    other = client.get("/api/v1/agents/agt_1", headers=auth("u_2", "consumer", "agent"))
+    assert (other.status_code, other.json()["code"]) == (404, "agent_not_found")
+    assert client.get("/api/v1/agents/agt_1", headers=auth("u_9", "admin")).status_code == 200
 
 
 def test_guide_link_routes(client: TestClient, auth: Callable[..., dict[str, str]]) -> None:

@@ -60,13 +60,14 @@ def test_event_waits_in_the_outbox_while_the_broker_is_away(mongo_uri, amqp_uri,
             brand_md = context.to_metadata("chaos", context.Caller("u_brand", frozenset({"brand"})))
             buyer_md = context.to_metadata("chaos", context.Caller("u_buyer"))
             brand = stub.CreateBrand(pb.CreateBrandRequest(name="Chaos"), metadata=brand_md, timeout=5).brand
+            sku = pb.NewSku(spec="s", price=money_pb2.Money(fen=100), supply_price=money_pb2.Money(fen=60), stock=5)
             product = stub.CreateProduct(
-                pb.CreateProductRequest(
-                    brand_id=brand.id, title="t", skus=[pb.NewSku(spec="s", price=money_pb2.Money(fen=100), stock=5)]
-                ),
-                metadata=brand_md,
-                timeout=5,
+                pb.CreateProductRequest(brand_id=brand.id, title="t", skus=[sku]), metadata=brand_md, timeout=5
             ).product
+            admin_md = context.to_metadata("chaos", context.Caller("u_admin", frozenset({"admin"})))
+            stub.ReviewProduct(
+                pb.ReviewProductRequest(product_id=product.id, approve=True), metadata=admin_md, timeout=5
+            )
             order = stub.CreateOrder(
                 pb.CreateOrderRequest(lines=[pb.OrderLine(sku_id=product.skus[0].id, quantity=1)]),
                 metadata=buyer_md,

@@ -13,10 +13,10 @@ from guide.domain.attribution import linked_order
 from mallkit import context, events
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.documents.orders import Order
-from retail_s2b2c.domain import payments
 from retail_s2b2c.domain.catalog import NewSku
 from retail_s2b2c.domain.orders import Line
-from retail_s2b2c.service import catalog, orders
+from retail_s2b2c.domain.payments import sign
+from retail_s2b2c.service import catalog, orders, payments, stores
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +37,17 @@ def order_paid(mongo_db, monkeypatch) -> dict:
     settings = RetailSettings.from_env()
     with context.bound("rid-contract", context.Caller("u_brand", frozenset({"brand"}))):
         brand = catalog.create_brand("Contract")
-        _, skus = catalog.create_product(brand.id, "Tea", "", [NewSku("250g", 1250, 9)])
+        product, skus = catalog.create_product(brand.id, "Tea", "", [NewSku("250g", 1250, 9, supply_price_fen=800)])
+    with context.bound("rid-contract", context.Caller("u_admin", frozenset({"admin"}))):
+        catalog.review_product(product.id, approve=True, reason="")
+    with context.bound("rid-contract", context.Caller("u_store_owner")):
+        store = stores.open_store("Contract store")
+        stores.put_store_product(store.id, skus[0].id, 1250)
     with context.bound("rid-contract", context.Caller("u_buyer")):
-        order = orders.create_order([Line(skus[0].id, 3)], ATTRIBUTION)
+        order = orders.create_order([Line(skus[0].id, 3)], {**ATTRIBUTION, "store_id": store.id})
     body = json.dumps({"out_trade_no": order.id, "transaction_id": "tx", "amount_fen": 3750, "status": "SUCCESS"})
     with context.bound("rid-callback", context.ANONYMOUS):  # the provider calls anonymously
-        orders.handle_payment_notify(body.encode(), payments.sign(body.encode(), "contract"), settings)
+        payments.handle_payment_notify(body.encode(), sign(body.encode(), "contract"), settings)
     [event] = [e for e in Order.objects.get(id=order.id).outbox if e["type"] == "order_paid"]
     return json.loads(json.dumps(event))
 

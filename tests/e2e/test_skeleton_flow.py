@@ -27,22 +27,8 @@ def api(platform):
 
 
 @pytest.fixture(scope="module")
-def sku(api, platform) -> dict:
-    brand_auth = platform.token(f"u_brand_{uuid.uuid4().hex[:6]}", "brand")
-    brand = api.post("/brands", json={"name": f"Lotus {uuid.uuid4().hex[:6]}"}, headers=brand_auth)
-    assert brand.status_code in (200, 201), brand.text
-    product = api.post(
-        "/products",
-        json={
-            "brand_id": brand.json()["id"],
-            "title": "West Lake Longjing",
-            "category": "tea",
-            "skus": [{"spec": "250g", "price_fen": 12800, "stock": 10}],
-        },
-        headers=brand_auth,
-    )
-    assert product.status_code in (200, 201), product.text
-    return product.json()["skus"][0]
+def sku(platform) -> dict:
+    return platform.approved_sku("West Lake Longjing", 12800, 10)
 
 
 def test_order_paid_through_the_simulated_provider_reaches_groupbuy(api, platform, sku):

@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 from gateway import errors
 from gateway.auth import authenticated
 from gateway.clients import Rpc
+from gateway.roles import ADMIN
 from gateway.schemas import Id, PathId, RequestBody, time_of
+from mallkit.errors import NotFound
 from socialmall.agent.v1 import agent_pb2 as pb
 
 router = APIRouter(tags=["agent"], responses=errors.COMMON)
@@ -58,7 +60,14 @@ async def register_agent(body: NewAgent, rpc: Annotated[Rpc, Depends(authenticat
     return Agent.from_pb(reply.agent)
 
 
-@router.get("/agents/{agent_id}", responses=errors.NEEDS_TOKEN, summary="An agent (authenticated)")
+@router.get(
+    "/agents/{agent_id}",
+    responses=errors.NEEDS_TOKEN,
+    summary="The caller's own agent record; an admin may read any (authenticated)",
+)
 async def get_agent(agent_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Agent:
     reply = await rpc.agent("GetAgent", pb.GetAgentRequest(agent_id=agent_id))
+    # agent.GetAgent answers any signed-in caller; until it checks ownership itself, the edge does.
+    if reply.agent.user_id != rpc.caller.user_id and not rpc.caller.has_role(ADMIN):
+        raise NotFound(f"agent {agent_id!r} not found", "agent_not_found")
     return Agent.from_pb(reply.agent)

@@ -10,22 +10,24 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gateway import errors
 from gateway.auth import Role, authenticated, issue_token, public
 from gateway.clients import Rpc
+from gateway.codes import Codes
+from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import Money
 from gateway.routes.payments import SIGNATURE_HEADER
 from gateway.schemas import Id, PathId, RequestBody
-from gateway.settings import GatewaySettings
+from gateway.settings import PHONE_REGEX, GatewaySettings, normalize_phone
 from mallkit.config import secret
-from mallkit.errors import Unavailable
+from mallkit.errors import NotFound, Unavailable
 from socialmall.retail.v1 import retail_pb2 as pb
 
-router = APIRouter(prefix="/dev", tags=["dev"], responses=errors.responses(422))
+router = APIRouter(prefix="/dev", tags=["dev"], responses=errors.COMMON, route_class=IdempotentRoute)
 
 NOTIFY_PATH = "/api/v1/payments/notify"
 
@@ -57,6 +59,12 @@ class SimulatedPayment(BaseModel):
     notify: NotifyAnswer = Field(..., description="What the notify endpoint answered the simulated provider.")
 
 
+class DevCode(BaseModel):
+    phone: str = Field(..., examples=["+8613912345678"])
+    code: str = Field(..., examples=["492817"])
+    expires_in: int = Field(..., description="Seconds the code stays valid.", examples=[287])
+
+
 def provider_http(request: Request) -> httpx.AsyncClient:
     """The simulated provider's HTTP client (base URL GATEWAY_PUBLIC_URL); tests override this."""
     client: httpx.AsyncClient = request.app.state.provider_http
@@ -74,6 +82,25 @@ async def issue_dev_token(body: TokenRequest, request: Request) -> Token:
     return Token(access_token=token, expires_in=settings.access_token_ttl)
 
 
+@router.get(
+    "/codes/{phone}",
+    summary="The phone's current one-time code, as the SMS would bring it (dev only)",
+    description="404 `code_not_found` when no code is waiting (never sent, used, expired or burnt).",
+    responses=errors.responses(404),
+)
+async def read_code(
+    phone: Annotated[str, Path(pattern=PHONE_REGEX, examples=["+8613912345678"])],
+    request: Request,
+    _: Annotated[Rpc, Depends(public)],
+) -> DevCode:
+    normalized = normalize_phone(phone)
+    codes: Codes = request.app.state.codes
+    found = await codes.peek(normalized)
+    if found is None:
+        raise NotFound(f"no code is waiting for {normalized}", "code_not_found")
+    return DevCode(phone=normalized, code=found[0], expires_in=found[1])
+
+
 @router.post(
     "/payments/{order_id}/simulate",
     summary="Pay an order through the simulated provider (dev only, authenticated)",
@@ -89,6 +116,7 @@ async def simulate_payment(
     order_id: PathId,
     rpc: Annotated[Rpc, Depends(authenticated)],
     provider: Annotated[httpx.AsyncClient, Depends(provider_http)],
+    _key: IdempotencyKey,
 ) -> SimulatedPayment | JSONResponse:
     payment = await rpc.retail("CreatePayment", pb.CreatePaymentRequest(order_id=order_id))
     transaction_id = f"sim_{uuid.uuid4().hex}"

@@ -12,7 +12,7 @@ from gateway import errors
 from gateway.auth import Role, authenticated, public, role
 from gateway.clients import Rpc
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.schemas import Id, PathId, RequestBody, enum_label, time_of
+from gateway.schemas import Id, JsonInt, PathId, RequestBody, enum_label, time_of
 from socialmall.groupbuy.v1 import groupbuy_pb2 as pb
 
 router = APIRouter(prefix="/groupbuy", tags=["groupbuy"], responses=errors.COMMON)
@@ -20,9 +20,9 @@ router = APIRouter(prefix="/groupbuy", tags=["groupbuy"], responses=errors.COMMO
 
 class NewCampaign(RequestBody):
     sku_id: Id = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
-    group_price_fen: int = Field(..., gt=0, le=MAX_FEN, description="Must be below the SKU price.", examples=[1490])
-    team_size: int = Field(..., ge=2, le=50, examples=[3])
-    expiry_hours: int | None = Field(None, ge=1, le=72, description="Default 24.", examples=[24])
+    group_price_fen: JsonInt = Field(..., gt=0, le=MAX_FEN, description="Must be below the SKU price.", examples=[1490])
+    team_size: JsonInt = Field(..., ge=2, le=50, examples=[3])
+    expiry_hours: JsonInt | None = Field(None, ge=1, le=72, description="Default 24.", examples=[24])
 
 
 class Campaign(BaseModel):

@@ -10,12 +10,13 @@ from pydantic import BaseModel, Field
 from gateway import errors
 from gateway.auth import authenticated, public
 from gateway.clients import Rpc
+from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import Money
 from gateway.schemas import PathId
 from mallkit.errors import Unauthenticated
 from socialmall.retail.v1 import retail_pb2 as pb
 
-router = APIRouter(tags=["payments"], responses=errors.COMMON)
+router = APIRouter(tags=["payments"], responses=errors.COMMON, route_class=IdempotentRoute)
 
 MAX_NOTIFY_BYTES = 64 * 1024
 SIGNATURE_HEADER = "X-Pay-Signature"
@@ -51,7 +52,9 @@ class NotifyAck(BaseModel):
     responses={**errors.NEEDS_TOKEN, **errors.WRITE},
     summary="Start paying an order (authenticated)",
 )
-async def create_payment(order_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Payment:
+async def create_payment(
+    order_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)], _key: IdempotencyKey
+) -> Payment:
     reply = await rpc.retail("CreatePayment", pb.CreatePaymentRequest(order_id=order_id))
     return Payment.from_pb(reply)
 
@@ -85,7 +88,14 @@ async def create_payment(order_id: PathId, rpc: Annotated[Rpc, Depends(authentic
 async def payment_notify(
     request: Request,
     rpc: Annotated[Rpc, Depends(public)],
-    signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER, max_length=256)] = None,
+    signature: Annotated[
+        str | None,
+        Header(
+            alias=SIGNATURE_HEADER,
+            max_length=256,
+            examples=["5d41402abc4b2a76b9719d911017c592ae3d8c1f0e2b7a6d9c8e7f6a5b4c3d2e"],
+        ),
+    ] = None,
 ) -> NotifyAck:
     if int(request.headers.get("content-length") or 0) > MAX_NOTIFY_BYTES:
         raise HTTPException(413, "the callback body is too large")

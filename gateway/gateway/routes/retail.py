@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from gateway import errors
 from gateway.auth import Role, authenticated, public, role
 from gateway.clients import Rpc
+from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.schemas import Cursor, Id, Limit, Page, PathId, QueryId, RequestBody, enum_label, time_of
+from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, PathId, QueryId, RequestBody, enum_label, time_of
 from socialmall.common.v1 import attribution_pb2, page_pb2
 from socialmall.retail.v1 import retail_pb2 as pb
 
-router = APIRouter(tags=["retail"], responses=errors.COMMON)
+router = APIRouter(tags=["retail"], responses=errors.COMMON, route_class=IdempotentRoute)
 
 BrandOrAdmin = Annotated[Rpc, Depends(role(Role.BRAND, Role.ADMIN))]
+AdminOnly = Annotated[Rpc, Depends(role(Role.ADMIN))]
 Authenticated = Annotated[Rpc, Depends(authenticated)]
 Public = Annotated[Rpc, Depends(public)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Retrying with the same key returns the first order instead of a second one.",
-    ),
-]
 ATTRIBUTION_FIELDS = [f.name for f in attribution_pb2.Attribution.DESCRIPTOR.fields]
 
 
@@ -74,8 +66,22 @@ async def get_brand(brand_id: PathId, rpc: Public) -> Brand:
 
 class NewSku(RequestBody):
     spec: str = Field(..., min_length=1, max_length=64, examples=["100 ml / rose"])
-    price_fen: int = Field(..., gt=0, le=MAX_FEN, examples=[1990])
-    stock: int = Field(..., ge=0, le=1_000_000_000, examples=[100])
+    price_fen: JsonInt = Field(..., gt=0, le=MAX_FEN, description="The suggested retail price.", examples=[1990])
+    stock: JsonInt = Field(..., ge=0, le=1_000_000_000, examples=[100])
+    supply_price_fen: JsonInt | None = Field(
+        None, gt=0, le=MAX_FEN, description="What the brand charges; at most the suggested price.", examples=[1200]
+    )
+    price_min_fen: JsonInt | None = Field(
+        None, gt=0, le=MAX_FEN, description="Lowest price a store may sell at; unset: exactly the suggested price."
+    )
+    price_max_fen: JsonInt | None = Field(None, gt=0, le=MAX_FEN, description="Highest price a store may sell at.")
+
+    def to_pb(self) -> pb.NewSku:
+        sku = pb.NewSku(spec=self.spec, price=to_pb(self.price_fen), stock=self.stock)
+        for field in ("supply_price", "price_min", "price_max"):
+            if (fen := getattr(self, f"{field}_fen")) is not None:
+                getattr(sku, field).CopyFrom(to_pb(fen))
+        return sku
 
 
 class NewProduct(RequestBody):
@@ -91,10 +97,24 @@ class Sku(BaseModel):
     spec: str = Field(..., examples=["100 ml / rose"])
     price: Money
     stock: int = Field(..., examples=[100])
+    supply_price: Money
+    price_min: Money
+    price_max: Money
+    sellable: bool = Field(..., description="True once the product is approved.", examples=[True])
 
     @classmethod
     def from_pb(cls, sku: pb.Sku) -> Sku:
-        return cls(id=sku.id, product_id=sku.product_id, spec=sku.spec, price=Money.from_pb(sku.price), stock=sku.stock)
+        return cls(
+            id=sku.id,
+            product_id=sku.product_id,
+            spec=sku.spec,
+            price=Money.from_pb(sku.price),
+            stock=sku.stock,
+            supply_price=Money.from_pb(sku.supply_price),
+            price_min=Money.from_pb(sku.price_min),
+            price_max=Money.from_pb(sku.price_max),
+            sellable=sku.sellable,
+        )
 
 
 class Product(BaseModel):
@@ -104,6 +124,10 @@ class Product(BaseModel):
     category: str = Field(..., examples=["beauty"])
     skus: list[Sku]
     created_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
+    status: Literal["pending_review", "approved", "rejected"] = Field(
+        ..., description="Only approved products are sellable.", examples=["approved"]
+    )
+    reject_reason: str = Field("", examples=[""])
 
     @classmethod
     def from_pb(cls, product: pb.Product) -> Product:
@@ -114,7 +138,21 @@ class Product(BaseModel):
             category=product.category,
             skus=[Sku.from_pb(s) for s in product.skus],
             created_at=time_of(product, "created_at"),
+            status=PRODUCT_STATUS.get(product.status, "pending_review"),
+            reject_reason=product.reject_reason,
         )
+
+
+PRODUCT_STATUS = {
+    pb.PRODUCT_STATUS_PENDING_REVIEW: "pending_review",
+    pb.PRODUCT_STATUS_APPROVED: "approved",
+    pb.PRODUCT_STATUS_REJECTED: "rejected",
+}
+
+
+class ProductReview(RequestBody):
+    approve: bool = Field(..., examples=[True])
+    reason: str = Field("", max_length=200, description="Required to reject.", examples=[""])
 
 
 @router.post(
@@ -128,9 +166,20 @@ async def create_product(body: NewProduct, rpc: BrandOrAdmin) -> Product:
         brand_id=body.brand_id,
         title=body.title,
         category=body.category,
-        skus=[pb.NewSku(spec=s.spec, price=to_pb(s.price_fen), stock=s.stock) for s in body.skus],
+        skus=[s.to_pb() for s in body.skus],
     )
     reply = await rpc.retail("CreateProduct", request)
+    return Product.from_pb(reply.product)
+
+
+@router.post(
+    "/admin/products/{product_id}/review",
+    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    summary="Approve a product (its SKUs become sellable) or reject it with a reason (role admin)",
+)
+async def review_product(product_id: PathId, body: ProductReview, rpc: AdminOnly) -> Product:
+    request = pb.ReviewProductRequest(product_id=product_id, approve=body.approve, reason=body.reason)
+    reply = await rpc.retail("ReviewProduct", request)
     return Product.from_pb(reply.product)
 
 
@@ -177,7 +226,7 @@ class NewAttribution(AttributionFields, RequestBody):
 
 class NewOrderLine(RequestBody):
     sku_id: Id = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
-    quantity: int = Field(..., ge=1, le=999, examples=[2])
+    quantity: JsonInt = Field(..., ge=1, le=999, examples=[2])
 
 
 class NewOrder(RequestBody):
@@ -230,7 +279,7 @@ class Order(BaseModel):
     responses={**errors.NEEDS_TOKEN, **errors.WRITE},
     summary="Place an order; prices are always the server's (authenticated)",
 )
-async def create_order(body: NewOrder, rpc: Authenticated, idempotency_key: IdempotencyKey = None) -> Order:
+async def create_order(body: NewOrder, rpc: Authenticated, idempotency_key: IdempotencyKey) -> Order:
     attribution = body.attribution.model_dump(exclude_none=True) if body.attribution else {}
     request = pb.CreateOrderRequest(
         lines=[pb.OrderLine(sku_id=line.sku_id, quantity=line.quantity) for line in body.lines],

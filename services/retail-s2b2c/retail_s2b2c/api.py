@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import grpc
+
 from mallkit import grpc_server, logs, mongo
 from mallkit.config import KitSettings
 from mallkit.outbox import OutboxRelay, Publisher
@@ -9,8 +11,11 @@ from mallkit.redis_conn import connect as connect_redis
 from retail_s2b2c.config import SERVICE, RetailSettings
 from retail_s2b2c.documents import DOCUMENTS, OUTBOX_DOCUMENTS
 from retail_s2b2c.servicers.retail import RetailServicer
+from retail_s2b2c.servicers.stores import StoreServicer
+from retail_s2b2c.servicers.wallet import WalletServicer
 from socialmall.retail.v1 import retail_pb2 as pb
 from socialmall.retail.v1 import retail_pb2_grpc as pb_grpc
+from socialmall.retail.v1 import stores_pb2, stores_pb2_grpc, wallet_pb2, wallet_pb2_grpc
 
 
 def build(kit: KitSettings, settings: RetailSettings, port: int | None = None) -> grpc_server.GrpcApp:
@@ -19,11 +24,21 @@ def build(kit: KitSettings, settings: RetailSettings, port: int | None = None) -
     mongo.ensure_indexes(DOCUMENTS)
     redis = connect_redis(kit)
     relay = OutboxRelay(Publisher(kit.amqp_uri, SERVICE), OUTBOX_DOCUMENTS)
+
+    def register(server: grpc.Server) -> None:
+        pb_grpc.add_RetailServiceServicer_to_server(RetailServicer(settings, relay), server)
+        stores_pb2_grpc.add_StoreServiceServicer_to_server(StoreServicer(settings), server)
+        wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(settings, relay), server)
+
     app = grpc_server.build(
         name=SERVICE,
         port=settings.grpc_port if port is None else port,
-        register=lambda server: pb_grpc.add_RetailServiceServicer_to_server(RetailServicer(settings, relay), server),
-        service_names=[pb.DESCRIPTOR.services_by_name["RetailService"].full_name],
+        register=register,
+        service_names=[
+            pb.DESCRIPTOR.services_by_name["RetailService"].full_name,
+            stores_pb2.DESCRIPTOR.services_by_name["StoreService"].full_name,
+            wallet_pb2.DESCRIPTOR.services_by_name["WalletService"].full_name,
+        ],
         checks=grpc_server.readiness_checks(kit.amqp_uri, redis.ping),
     )
     relay.start()

@@ -9,11 +9,12 @@ import pytest
 
 from mallkit import context
 from retail_s2b2c.config import RetailSettings
-from retail_s2b2c.domain import payments
 from retail_s2b2c.domain.catalog import NewSku
+from retail_s2b2c.domain.payments import sign
 from retail_s2b2c.service import catalog
 
 BRAND = context.Caller("u_brand", frozenset({"brand"}))
+ADMIN = context.Caller("u_admin", frozenset({"admin"}))
 
 
 @pytest.fixture
@@ -34,19 +35,39 @@ def paid_callback(settings: RetailSettings) -> Callable[..., tuple[bytes, str]]:
         body = json.dumps(
             {"out_trade_no": order_id, "transaction_id": transaction_id, "amount_fen": amount_fen, "status": "SUCCESS"}
         ).encode()
-        return body, payments.sign(body, settings.payment_secret)
+        return body, sign(body, settings.payment_secret)
 
     return make
 
 
 @pytest.fixture
 def make_sku(mongo_db: str) -> Callable[..., str]:
-    """Create a brand's product with one SKU; returns the SKU id."""
+    """Create a brand's product with one SKU, approved by an admin (so sellable) unless
+    `approve=False`; returns the SKU id. Supply price: half the price; band: exactly the price."""
 
-    def make(price_fen: int = 1990, stock: int = 10) -> str:
+    def make(
+        price_fen: int = 1990,
+        stock: int = 10,
+        *,
+        supply_price_fen: int | None = None,
+        price_min_fen: int | None = None,
+        price_max_fen: int | None = None,
+        approve: bool = True,
+    ) -> str:
+        sku = NewSku(
+            "100ml",
+            price_fen,
+            stock,
+            supply_price_fen=max(1, price_fen // 2) if supply_price_fen is None else supply_price_fen,
+            price_min_fen=price_min_fen,
+            price_max_fen=price_max_fen,
+        )
         with as_user(BRAND):
             brand = catalog.create_brand(f"brand-{context.new_request_id()[:8]}")
-            _, skus = catalog.create_product(brand.id, "Rose face mist", "beauty", [NewSku("100ml", price_fen, stock)])
+            product, skus = catalog.create_product(brand.id, "Rose face mist", "beauty", [sku])
+        if approve:
+            with as_user(ADMIN):
+                catalog.review_product(product.id, approve=True, reason="")
         return skus[0].id
 
     return make

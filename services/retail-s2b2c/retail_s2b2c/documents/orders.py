@@ -34,14 +34,29 @@ class Order(OutboxDocument):
     # the client's Idempotency-Key, or the order id when it sent none (keeps the unique index total)
     idempotency_key = me.StringField(required=True)
     transaction_id = me.StringField()
+    # false for promotion-priced orders (a quote without distribution): no store commission
+    distribution_enabled = me.BooleanField(default=True)
     created_at = me.DateTimeField(default=now)
     paid_at = me.DateTimeField()
     cancelled_at = me.DateTimeField()
+    shipped_at = me.DateTimeField()
+    carrier = me.StringField(default="")
+    tracking_number = me.StringField(default="")
+    received_at = me.DateTimeField()
+    completed_at = me.DateTimeField()
+    # refunds: at most one under review; what was refunded, per SKU and in total; which were applied
+    pending_refund_id = me.StringField(default="")
+    refunded_fen = me.IntField(default=0)
+    refunded_quantities = me.DictField(default=dict)
+    applied_refund_ids = me.ListField(me.StringField(), default=list)
     meta = {
         "collection": "orders",
         "indexes": [
             {"fields": ["buyer_id", "idempotency_key"], "unique": True},
             ("status", "created_at"),
+            ("status", "shipped_at"),
+            ("status", "received_at"),
+            ("attribution.store_id", "id"),
         ],
     }
 
@@ -57,3 +72,31 @@ class Payment(me.Document):
     created_at = me.DateTimeField(default=now)
     paid_at = me.DateTimeField()
     meta = {"collection": "payments"}
+
+
+class RefundLine(me.EmbeddedDocument):
+    sku_id = me.StringField(required=True)
+    quantity = me.IntField(required=True)
+    amount_fen = me.IntField(required=True)
+
+
+class Refund(me.Document):
+    """requested → approved (the provider is being asked) → refunded, or requested → rejected."""
+
+    id = me.StringField(primary_key=True)
+    order_id = me.StringField(required=True)
+    buyer_id = me.StringField(required=True)
+    lines = me.EmbeddedDocumentListField(RefundLine)
+    amount_fen = me.IntField(required=True)
+    reason = me.StringField(required=True)
+    status = me.StringField(required=True, default="requested")
+    reject_reason = me.StringField(default="")
+    reviewed_by = me.StringField(default="")
+    provider_refund_id = me.StringField(default="")
+    idempotency_key = me.StringField(required=True)
+    created_at = me.DateTimeField(default=now)
+    refunded_at = me.DateTimeField()
+    meta = {
+        "collection": "refunds",
+        "indexes": [{"fields": ["buyer_id", "idempotency_key"], "unique": True}, "order_id"],
+    }

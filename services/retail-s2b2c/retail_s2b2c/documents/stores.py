@@ -27,7 +27,11 @@ class StoreProduct(me.Document):
     product_id = me.StringField(required=True)
     price_fen = me.IntField(required=True)
     listed_at = me.DateTimeField(default=now)
-    meta = {"collection": "store_products", "indexes": [{"fields": ["store_id", "sku_id"], "unique": True}]}
+    meta = {
+        "collection": "store_products",
+        # the unique pair makes listing idempotent; (store_id, id) serves the store's paged listing
+        "indexes": [{"fields": ["store_id", "sku_id"], "unique": True}, ("store_id", "id")],
+    }
 
 
 class Binding(me.Document):
@@ -38,4 +42,4 @@ class Binding(me.Document):
     store_id = me.StringField(required=True)
     bound_at = me.DateTimeField(required=True)
     expires_at = me.DateTimeField()  # None: permanent
-    meta = {"collection": "bindings"}
+    meta = {"collection": "bindings", "indexes": ["store_id"]}

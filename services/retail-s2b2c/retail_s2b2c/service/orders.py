@@ -1,51 +1,80 @@
-"""Order and payment use cases: checkout, expiry, the provider's callback."""
+"""Order use cases: checkout, the order's lifecycle (ship, receive, complete, expire) and reads."""
 
 from __future__ import annotations
 
 import logging
-import secrets
-from dataclasses import dataclass
-from datetime import timedelta
 
 import mongoengine as me
 
-from mallkit import ids
+from mallkit import context, ids, paging
 from mallkit.clock import now
-from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound
+from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from mallkit.events import new_event
 from retail_s2b2c.access import ADMIN, get_or_404, require_user
 from retail_s2b2c.config import SERVICE, RetailSettings
-from retail_s2b2c.documents.catalog import Sku
-from retail_s2b2c.documents.orders import Attribution, Order, OrderItem, Payment
-from retail_s2b2c.domain import payments
-from retail_s2b2c.domain.orders import Line, OrderStatus, PricedLine, check_lines, total_fen
+from retail_s2b2c.documents.catalog import Brand, Product, Sku
+from retail_s2b2c.documents.orders import Attribution, Order, OrderItem
+from retail_s2b2c.documents.stores import Store
+from retail_s2b2c.domain.orders import (
+    SHIPPABLE,
+    Line,
+    OrderStatus,
+    PricedLine,
+    Quote,
+    Windows,
+    check_lines,
+    check_quote,
+    check_tracking,
+    total_fen,
+)
+from retail_s2b2c.service import stores
 
 log = logging.getLogger(__name__)
 
 
-def _reserve(lines: list[Line]) -> list[PricedLine]:
+# ── checkout ──────────────────────────────────────────────────────────────────────────────────
+
+
+def _unit_prices(lines: list[Line], attribution: dict[str, str], quote: Quote | None) -> dict[str, int]:
+    """The server's price per SKU: the quote's, else the store's, else the platform's."""
+    if quote is not None:
+        return quote.unit_price_fen
+    if attribution.get("store_id"):
+        return {line.sku_id: stores.store_price_fen(attribution["store_id"], line.sku_id) for line in lines}
+    found = {s.id: s.price_fen for s in Sku.objects(id__in=[line.sku_id for line in lines]).only("price_fen")}
+    return {line.sku_id: found[line.sku_id] for line in lines if line.sku_id in found}
+
+
+def _reserve(lines: list[Line], prices: dict[str, int]) -> list[PricedLine]:
     """Take stock line by line with conditional decrements; undo what was taken on failure."""
     taken: list[PricedLine] = []
     try:
         for line in lines:
-            sku = Sku.objects(id=line.sku_id).only("price_fen").first() if ids.is_valid(line.sku_id) else None
-            if sku is None:
+            if line.sku_id not in prices:
                 raise NotFound(f"sku {line.sku_id!r} not found", "sku_not_found")
-            if not Sku.objects(id=line.sku_id, stock__gte=line.quantity).update_one(dec__stock=line.quantity):
+            if not Sku.objects(id=line.sku_id, sellable=True, stock__gte=line.quantity).update_one(
+                dec__stock=line.quantity
+            ):
+                sku = Sku.objects(id=line.sku_id).only("sellable").first()
+                if sku is None:
+                    raise NotFound(f"sku {line.sku_id!r} not found", "sku_not_found")
+                if not sku.sellable:
+                    raise FailedPrecondition(f"sku {line.sku_id} is not on sale", "sku_not_sellable")
                 raise FailedPrecondition(f"sku {line.sku_id} has fewer than {line.quantity} in stock", "out_of_stock")
-            taken.append(PricedLine(line.sku_id, line.quantity, sku.price_fen))
+            taken.append(PricedLine(line.sku_id, line.quantity, prices[line.sku_id]))
     except Exception:
-        _release(taken)
+        release_stock(taken)
         raise
     return taken
 
 
-def _release(lines: list[PricedLine] | list[OrderItem]) -> None:
+def release_stock(lines: list[PricedLine] | list[OrderItem]) -> None:
     for line in lines:
         Sku.objects(id=line.sku_id).update_one(inc__stock=line.quantity)
 
 
-def _order_event(type_: str, order: Order, **extra: object) -> dict:
+def order_event(type_: str, order: Order, **extra: object) -> dict:
+    """An order event with the data every order event shares (docs/events.md)."""
     return new_event(
         SERVICE,
         type_,
@@ -63,22 +92,34 @@ def _order_event(type_: str, order: Order, **extra: object) -> dict:
                 for i in order.items
             ],
             "attribution": dict(order.attribution.to_mongo()),
+            "distribution_enabled": order.distribution_enabled,
             **extra,
         },
     )
 
 
-def create_order(lines: list[Line], attribution: dict[str, str], idempotency_key: str = "") -> Order:
+def create_order(
+    lines: list[Line], attribution: dict[str, str], idempotency_key: str = "", quote: Quote | None = None
+) -> Order:
     """Server-priced checkout; stock is reserved atomically and never goes negative.
 
-    Retrying with the same idempotency key returns the first order and takes no more stock.
+    Prices come from a quote (only from the service that made it), else the attributed store's
+    price, else the platform's. A consumer bound to a store who buys outside any store is
+    attributed to that store. Retrying with the same idempotency key returns the first order.
     """
     who = require_user()
     if len(idempotency_key) > 128:
         raise InvalidArgument("idempotency key is longer than 128 characters", "invalid_idempotency_key")
     if idempotency_key and (existing := Order.objects(buyer_id=who.user_id, idempotency_key=idempotency_key).first()):
         return existing
-    priced = _reserve(check_lines(lines))
+    lines = check_lines(lines)
+    if quote is not None:
+        check_quote(quote, who.service, attribution, lines)
+    prices = _unit_prices(lines, attribution, quote)
+    if quote is None and not attribution.get("store_id") and (bound := stores.bound_store_id(who.user_id)):
+        # bought on the platform, at the platform's price; the bound store still earns on it
+        attribution = {**attribution, "store_id": bound}
+    priced = _reserve(lines, prices)
     order_id = ids.new_id("ord")
     order = Order(
         id=order_id,
@@ -91,101 +132,139 @@ def create_order(lines: list[Line], attribution: dict[str, str], idempotency_key
         status=OrderStatus.CREATED,
         attribution=Attribution(**attribution),
         idempotency_key=idempotency_key or order_id,
+        distribution_enabled=quote.distribution_enabled if quote is not None else True,
     )
-    order.outbox = [_order_event("order_created", order)]
+    order.outbox = [order_event("order_created", order)]
     try:
         order.save(force_insert=True)
     except me.NotUniqueError:
-        _release(priced)  # a concurrent retry with the same key won
+        release_stock(priced)  # a concurrent retry with the same key won
         return Order.objects.get(buyer_id=who.user_id, idempotency_key=idempotency_key)
     except Exception:
-        _release(priced)
+        release_stock(priced)
         raise
     return order
 
 
+# ── reads ─────────────────────────────────────────────────────────────────────────────────────
+
+
+def is_seller(order: Order, who: context.Caller) -> bool:
+    """Admins, the owner of the attributed store, and the owners of the brands of its items."""
+    if who.has_role(ADMIN):
+        return True
+    store_id = order.attribution.store_id
+    if store_id and Store.objects(id=store_id, owner_id=who.user_id).only("id").first():
+        return True
+    product_ids = Sku.objects(id__in=[i.sku_id for i in order.items]).distinct("product_id")
+    brand_ids = Product.objects(id__in=product_ids).distinct("brand_id")
+    return bool(Brand.objects(id__in=brand_ids, owner_id=who.user_id).only("id").first())
+
+
 def get_order(order_id: str) -> Order:
+    """The buyer, the order's sellers and admins see it; to anyone else it does not exist."""
     who = require_user()
     order = get_or_404(Order, order_id, "order")
-    if order.buyer_id != who.user_id and not who.has_role(ADMIN):
-        raise NotFound(f"order {order_id!r} not found", "order_not_found")  # never reveal others' orders
+    if order.buyer_id != who.user_id and not is_seller(order, who):
+        raise NotFound(f"order {order_id!r} not found", "order_not_found")
     return order
+
+
+def list_orders(cursor: str, limit: int, store_id: str = "", status: str = "") -> tuple[list[Order], str]:
+    """Newest first: the caller's own orders, or (store_id) the orders of a store the caller owns."""
+    who = require_user()
+    page = paging.parse(cursor, limit)
+    if store_id:
+        store = get_or_404(Store, store_id, "store")
+        if store.owner_id != who.user_id and not who.has_role(ADMIN):
+            raise PermissionDenied("only the store's owner sees its orders", "not_store_owner")
+        query = Order.objects(attribution__store_id=store_id)
+    else:
+        query = Order.objects(buyer_id=who.user_id)
+    if status:
+        query = query.filter(status=status)
+    if page.after_id:
+        query = query.filter(id__lt=page.after_id)
+    found = list(query.order_by("-id").limit(page.limit))
+    return found, paging.next_cursor([o.id for o in found], page.limit)
+
+
+# ── lifecycle ─────────────────────────────────────────────────────────────────────────────────
+
+
+def ship_order(order_id: str, carrier: str, tracking_number: str) -> Order:
+    who = require_user()
+    order = get_or_404(Order, order_id, "order")
+    if not is_seller(order, who):
+        raise NotFound(f"order {order_id!r} not found", "order_not_found")
+    carrier, tracking_number = check_tracking(carrier, tracking_number)
+    if order.pending_refund_id:
+        raise FailedPrecondition("settle the refund under review before shipping", "refund_pending")
+    at = now()
+    shipped = Order.objects(id=order.id, status__in=list(SHIPPABLE), pending_refund_id="").update_one(
+        set__status=OrderStatus.SHIPPED,
+        set__shipped_at=at,
+        set__carrier=carrier,
+        set__tracking_number=tracking_number,
+        push__outbox=order_event("order_shipped", order, carrier=carrier, tracking_number=tracking_number),
+    )
+    order.reload()
+    if not shipped and not (order.status == OrderStatus.SHIPPED and order.tracking_number == tracking_number):
+        raise FailedPrecondition(f"a {order.status} order cannot be shipped", "order_not_shippable")
+    return order
+
+
+def _receive(order: Order, how: str) -> bool:
+    return bool(
+        Order.objects(id=order.id, status=OrderStatus.SHIPPED).update_one(
+            set__status=OrderStatus.RECEIVED,
+            set__received_at=now(),
+            push__outbox=order_event("order_received", order, how=how),
+        )
+    )
+
+
+def confirm_receipt(order_id: str) -> Order:
+    who = require_user()
+    order = get_or_404(Order, order_id, "order")
+    if order.buyer_id != who.user_id:
+        raise NotFound(f"order {order_id!r} not found", "order_not_found")
+    if not _receive(order, "buyer") and order.reload().status != OrderStatus.RECEIVED:
+        raise FailedPrecondition(f"a {order.status} order cannot be received", "order_not_receivable")
+    return order.reload()
+
+
+def auto_receive_due(windows: Windows, limit: int = 200) -> int:
+    """Receive orders shipped longer ago than the auto-receive window."""
+    due = Order.objects(status=OrderStatus.SHIPPED, shipped_at__lt=windows.receive_due_before(now())).limit(limit)
+    return sum(_receive(order, "auto") for order in due)
+
+
+def complete_due(windows: Windows, limit: int = 200) -> int:
+    """Complete received orders whose after-sale window has closed (no refund under review).
+    Completion is what makes their frozen payouts available (the wallet listens to order_completed)."""
+    completed = 0
+    cutoff = windows.complete_due_before(now())
+    for order in Order.objects(status=OrderStatus.RECEIVED, received_at__lt=cutoff, pending_refund_id="").limit(limit):
+        at = now()
+        completed += Order.objects(id=order.id, status=OrderStatus.RECEIVED, pending_refund_id="").update_one(
+            set__status=OrderStatus.COMPLETED,
+            set__completed_at=at,
+            push__outbox=order_event("order_completed", order, completed_at=at.isoformat()),
+        )
+    return completed
 
 
 def cancel_expired_orders(settings: RetailSettings, limit: int = 200) -> int:
     """Cancel unpaid orders older than the payment timeout and give their stock back."""
-    cutoff = now() - timedelta(seconds=settings.unpaid_timeout_seconds)
+    cutoff = now() - settings.unpaid_timeout
     cancelled = 0
     for order in Order.objects(status=OrderStatus.CREATED, created_at__lt=cutoff).limit(limit):
-        event = _order_event("order_cancelled", order, reason="payment_timeout")
+        event = order_event("order_cancelled", order, reason="payment_timeout")
         # only the process whose conditional update wins gives the stock back
         if Order.objects(id=order.id, status=OrderStatus.CREATED).update_one(
             set__status=OrderStatus.CANCELLED, set__cancelled_at=now(), push__outbox=event
         ):
-            _release(order.items)
+            release_stock(order.items)
             cancelled += 1
     return cancelled
-
-
-@dataclass(frozen=True)
-class PaymentRequest:
-    payment: Payment
-    provider_params: dict[str, str]
-
-
-def create_payment(order_id: str, settings: RetailSettings) -> PaymentRequest:
-    order = get_order(order_id)
-    if order.status != OrderStatus.CREATED:
-        raise FailedPrecondition(f"order {order.id} is {order.status}, not awaiting payment", "order_not_payable")
-    payment = Payment.objects(order_id=order.id).first()
-    if payment is None:
-        try:
-            payment = Payment(id=ids.new_id("pay"), order_id=order.id, amount_fen=order.total_fen)
-            payment.save(force_insert=True)
-        except me.NotUniqueError:
-            payment = Payment.objects.get(order_id=order.id)
-    params = {
-        "provider": "simulated",
-        "prepay_id": payment.id,
-        "out_trade_no": order.id,
-        "amount_fen": str(payment.amount_fen),
-        "nonce": secrets.token_hex(8),
-        "notify_url": settings.notify_url,
-    }
-    return PaymentRequest(payment, params)
-
-
-@dataclass(frozen=True)
-class NotifyResult:
-    order_id: str
-    newly_paid: bool
-
-
-def handle_payment_notify(body: bytes, signature: str, settings: RetailSettings) -> NotifyResult:
-    """Idempotent: only the delivery whose conditional update wins marks the order paid and
-    raises order_paid (in the same write); every later delivery of that payment is acknowledged."""
-    notice = payments.verify(body, signature, settings.payment_secret)
-    order = Order.objects(id=notice.order_id).first() if ids.is_valid(notice.order_id) else None
-    if order is None:
-        raise NotFound(f"order {notice.order_id!r} not found", "order_not_found")
-    payments.check_amount(notice, order.total_fen)
-    paid_at = now()
-    event = _order_event("order_paid", order, transaction_id=notice.transaction_id, paid_at=paid_at.isoformat())
-    if Order.objects(id=order.id, status=OrderStatus.CREATED).update_one(
-        set__status=OrderStatus.PAID,
-        set__paid_at=paid_at,
-        set__transaction_id=notice.transaction_id,
-        push__outbox=event,
-    ):
-        Payment.objects(order_id=order.id, status="pending").update_one(
-            set__status="paid", set__transaction_id=notice.transaction_id, set__paid_at=paid_at
-        )
-        log.info("order %s paid", order.id, extra={"order_id": order.id, "amount_fen": notice.amount_fen})
-        return NotifyResult(order.id, True)
-    order.reload()
-    if order.status == OrderStatus.PAID and order.transaction_id == notice.transaction_id:
-        return NotifyResult(order.id, False)  # a duplicate delivery
-    if order.status == OrderStatus.PAID:
-        log.error("order %s paid twice (%s, %s): needs a refund", order.id, order.transaction_id, notice.transaction_id)
-        return NotifyResult(order.id, False)
-    raise FailedPrecondition(f"order {order.id} is {order.status} and cannot be paid", "order_not_payable")

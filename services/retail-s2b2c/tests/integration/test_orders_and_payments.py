@@ -3,12 +3,11 @@
 import pytest
 
 from mallkit import context
-from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from retail_s2b2c.documents.catalog import Sku
 from retail_s2b2c.documents.orders import Order, Payment
-from retail_s2b2c.domain.catalog import NewSku
 from retail_s2b2c.domain.orders import Line
-from retail_s2b2c.service import catalog, orders
+from retail_s2b2c.service import orders, payments
 
 pytestmark = pytest.mark.integration
 
@@ -21,36 +20,15 @@ def as_user(who):
     return context.bound(context.new_request_id(), who)
 
 
-def test_catalog_roundtrip_and_pagination(mongo_db):
-    with as_user(BRAND):
-        brand = catalog.create_brand("Lotus")
-        for i in range(3):
-            catalog.create_product(brand.id, f"Tea {i}", "food", [NewSku("250g", 1000 + i, 5), NewSku("500g", 1800, 2)])
-    first, cursor = catalog.list_products("", 2)
-    assert [p.title for p, _ in first] == ["Tea 0", "Tea 1"] and cursor
-    rest, end = catalog.list_products(cursor, 2)
-    assert [p.title for p, _ in rest] == ["Tea 2"] and end == ""
-    _, skus = catalog.get_product(first[0][0].id)
-    assert [(s.spec, s.price_fen, s.stock) for s in skus] == [("250g", 1000, 5), ("500g", 1800, 2)]
-
-
-def test_only_brands_create_and_only_owners_add_products(mongo_db):
-    with as_user(BUYER), pytest.raises(PermissionDenied):
-        catalog.create_brand("Nope")
-    with as_user(BRAND):
-        brand = catalog.create_brand("Mine")
-    intruder = context.Caller("u_brand2", frozenset({"brand"}))
-    with as_user(intruder), pytest.raises(PermissionDenied) as err:
-        catalog.create_product(brand.id, "x", "", [NewSku("a", 1, 1)])
-    assert err.value.code == "not_brand_owner"
+# catalog use cases (products, review, visibility): test_catalog.py
 
 
 def test_order_prices_server_side_and_reserves_stock(mongo_db, make_sku):
     sku_id = make_sku(price_fen=1990, stock=3)
     with as_user(BUYER):
-        order = orders.create_order([Line(sku_id, 2)], {"store_id": "sto_1"})
+        order = orders.create_order([Line(sku_id, 2)], {"post_id": "pst_1"})
     assert order.total_fen == 3980 and order.status == "created"
-    assert order.attribution.store_id == "sto_1"
+    assert order.attribution.post_id == "pst_1"
     assert Sku.objects.get(id=sku_id).stock == 1
     assert [e["type"] for e in Order.objects.get(id=order.id).outbox] == ["order_created"]
     with as_user(BUYER), pytest.raises(FailedPrecondition) as err:
@@ -98,11 +76,11 @@ def test_payment_callback_marks_paid_once_and_raises_order_paid(mongo_db, make_s
     sku_id = make_sku(price_fen=500)
     with as_user(BUYER):
         order = orders.create_order([Line(sku_id, 2)], {})
-        payment = orders.create_payment(order.id, settings)
+        payment = payments.create_payment(order.id, settings)
     assert payment.provider_params["amount_fen"] == "1000"
     body, signature = paid_callback(order.id, 1000)
-    assert orders.handle_payment_notify(body, signature, settings).newly_paid is True
-    assert orders.handle_payment_notify(body, signature, settings).newly_paid is False
+    assert payments.handle_payment_notify(body, signature, settings).newly_paid is True
+    assert payments.handle_payment_notify(body, signature, settings).newly_paid is False
     stored = Order.objects.get(id=order.id)
     assert stored.status == "paid" and stored.transaction_id == "tx_1"
     assert [e["type"] for e in stored.outbox] == ["order_created", "order_paid"]
@@ -110,7 +88,7 @@ def test_payment_callback_marks_paid_once_and_raises_order_paid(mongo_db, make_s
     assert paid_event["total_fen"] == 1000 and paid_event["items"][0]["quantity"] == 2
     assert Payment.objects.get(order_id=order.id).status == "paid"
     with as_user(BUYER), pytest.raises(FailedPrecondition):
-        orders.create_payment(order.id, settings)
+        payments.create_payment(order.id, settings)
 
 
 def test_bad_callbacks_change_nothing(mongo_db, make_sku, settings, paid_callback):
@@ -119,11 +97,11 @@ def test_bad_callbacks_change_nothing(mongo_db, make_sku, settings, paid_callbac
         order = orders.create_order([Line(sku_id, 1)], {})
     body, _ = paid_callback(order.id, 500)
     with pytest.raises(Unauthenticated) as err:
-        orders.handle_payment_notify(body, "0" * 64, settings)
+        payments.handle_payment_notify(body, "0" * 64, settings)
     assert err.value.code == "invalid_signature"
     wrong_amount, signature = paid_callback(order.id, 499)
     with pytest.raises(InvalidArgument) as err:
-        orders.handle_payment_notify(wrong_amount, signature, settings)
+        payments.handle_payment_notify(wrong_amount, signature, settings)
     assert err.value.code == "amount_mismatch"
     stored = Order.objects.get(id=order.id)
     assert stored.status == "created" and [e["type"] for e in stored.outbox] == ["order_created"]
@@ -142,3 +120,25 @@ def test_unpaid_orders_expire_and_give_stock_back(mongo_db, make_sku, settings, 
     stored = Order.objects.get(id=order.id)
     assert stored.status == "cancelled" and stored.outbox[-1]["type"] == "order_cancelled"
     assert Sku.objects.get(id=sku_id).stock == 2
+
+
+def test_a_store_sells_at_its_own_price_and_binds_buyers_to_it(mongo_db, make_sku, settings):
+    from retail_s2b2c.service import stores
+
+    sku_id = make_sku(price_fen=2000, stock=5, price_min_fen=1800, price_max_fen=2600)
+    owner = context.Caller("u_owner")
+    with as_user(owner):
+        store = stores.open_store("Lin's tea corner")
+        stores.put_store_product(store.id, sku_id, 2400)
+    with as_user(BUYER):
+        in_store = orders.create_order([Line(sku_id, 1)], {"store_id": store.id})
+        stores.bind_consumer(store.share_code, settings)
+        # later, buying on the platform, the bound consumer is still the store's customer
+        on_platform = orders.create_order([Line(sku_id, 1)], {})
+    assert (in_store.total_fen, in_store.attribution.store_id) == (2400, store.id)
+    assert (on_platform.total_fen, on_platform.attribution.store_id) == (2000, store.id)
+    other = make_sku(price_fen=1000)
+    with as_user(BUYER), pytest.raises(FailedPrecondition) as err:
+        orders.create_order([Line(other, 1)], {"store_id": store.id})
+    assert err.value.code == "not_in_store"
+    assert Sku.objects.get(id=other).stock == 10

@@ -15,7 +15,7 @@ import pytest
 from mallkit import context
 from mallkit.testing import free_port, wait_serving
 from retail_s2b2c.documents.catalog import Sku
-from retail_s2b2c.documents.orders import Order
+from retail_s2b2c.documents.orders import Order, Payment
 from socialmall.retail.v1 import retail_pb2 as pb
 from socialmall.retail.v1 import retail_pb2_grpc as pb_grpc
 
@@ -74,9 +74,9 @@ def _drain(channel, queue: str, order_id: str, wait: float) -> list[dict]:
     return found
 
 
-def test_twenty_concurrent_callbacks_make_one_payment_and_one_event(
-    mongo_db, infra_env, spawn, make_sku, settings, paid_callback, order_paid_queue
-):
+@pytest.fixture
+def retail_api(mongo_db, infra_env, spawn):
+    """A real retail API process on this test's database; returns its gRPC target."""
     port = free_port()
     api = spawn(
         "retail-api",
@@ -85,6 +85,35 @@ def test_twenty_concurrent_callbacks_make_one_payment_and_one_event(
     )
     target = f"127.0.0.1:{port}"
     wait_serving(target, timeout=30)
+    return target, api
+
+
+def test_fifty_concurrent_checkouts_on_stock_ten_make_ten_orders(retail_api, make_sku):
+    target, _ = retail_api
+    sku_id = make_sku(stock=10)
+    with grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.RetailServiceStub(channel)
+
+        def checkout(i: int) -> str:
+            metadata = context.to_metadata(f"rid-{i}", context.Caller(f"u_buyer_{i}"))
+            request = pb.CreateOrderRequest(lines=[pb.OrderLine(sku_id=sku_id, quantity=1)])
+            try:
+                stub.CreateOrder(request, metadata=metadata, timeout=30)
+                return "ok"
+            except grpc.RpcError as err:
+                return dict(err.trailing_metadata())["error-code"]
+
+        with ThreadPoolExecutor(50) as threads:
+            outcomes = list(threads.map(checkout, range(50)))
+    assert outcomes.count("ok") == 10 and outcomes.count("out_of_stock") == 40
+    assert Sku.objects.get(id=sku_id).stock == 0
+    assert Order.objects.count() == 10
+
+
+def test_a_hundred_concurrent_callbacks_make_one_payment_and_one_event(
+    retail_api, make_sku, paid_callback, order_paid_queue
+):
+    target, api = retail_api
     sku_id = make_sku(price_fen=2500)
     buyer = context.Caller("u_buyer", frozenset({"consumer"}))
     with grpc.insecure_channel(target) as channel:
@@ -93,14 +122,16 @@ def test_twenty_concurrent_callbacks_make_one_payment_and_one_event(
         order = stub.CreateOrder(
             pb.CreateOrderRequest(lines=[pb.OrderLine(sku_id=sku_id, quantity=2)]), metadata=metadata, timeout=5
         ).order
+        stub.CreatePayment(pb.CreatePaymentRequest(order_id=order.id), metadata=metadata, timeout=5)
         body, signature = paid_callback(order.id, 5000, "tx_race")
         request = pb.HandlePaymentNotifyRequest(body=body, signature=signature)
-        with ThreadPoolExecutor(20) as threads:
-            replies = list(threads.map(lambda _: stub.HandlePaymentNotify(request, timeout=10), range(20)))
+        with ThreadPoolExecutor(100) as threads:
+            replies = list(threads.map(lambda _: stub.HandlePaymentNotify(request, timeout=30), range(100)))
         assert {r.ack for r in replies} == {"SUCCESS"}
         assert sum(r.newly_paid for r in replies) == 1
         paid = stub.GetOrder(pb.GetOrderRequest(order_id=order.id), metadata=metadata, timeout=5).order
         assert paid.status == pb.ORDER_STATUS_PAID
+    assert [(p.status, p.transaction_id) for p in Payment.objects(order_id=order.id)] == [("paid", "tx_race")]
     channel, queue = order_paid_queue
     events = _drain(channel, queue, order.id, wait=3)
     assert len(events) == 1, api.log()

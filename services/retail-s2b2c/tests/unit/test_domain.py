@@ -3,24 +3,10 @@ import json
 import pytest
 
 from mallkit.errors import InvalidArgument, Unauthenticated
-from retail_s2b2c.domain import catalog, payments
+from retail_s2b2c.domain import payments
 from retail_s2b2c.domain.orders import Line, PricedLine, check_lines, total_fen
 
-
-def test_skus_need_positive_price_and_distinct_specs():
-    ok = catalog.check_skus([catalog.NewSku(" 500ml ", 1990, 3)])
-    assert ok == [catalog.NewSku("500ml", 1990, 3)]
-    with pytest.raises(InvalidArgument) as err:
-        catalog.check_skus([catalog.NewSku("a", 0, 1)])
-    assert err.value.code == "invalid_price"
-    with pytest.raises(InvalidArgument) as err:
-        catalog.check_skus([catalog.NewSku("a", 1, 1), catalog.NewSku("a", 2, 1)])
-    assert err.value.code == "duplicate_sku_spec"
-    with pytest.raises(InvalidArgument) as err:
-        catalog.check_skus([catalog.NewSku("a", 1, -1)])
-    assert err.value.code == "invalid_stock"
-    with pytest.raises(InvalidArgument):
-        catalog.check_skus([])
+# catalog rules: tests/unit/test_catalog_domain.py
 
 
 def test_lines_are_validated_and_sorted_for_reservation():

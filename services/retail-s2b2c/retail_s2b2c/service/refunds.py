@@ -1,0 +1,152 @@
+"""Refund use cases: a buyer asks, a seller decides, the (simulated) provider pays back.
+
+Exactly-once without transactions: the order document applies a refund in one conditional
+write (pending_refund_id == this refund) that also records it in applied_refund_ids and raises
+order_refunded; every step before and after is idempotent, so a review may be retried after
+any crash and ends in the same state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import mongoengine as me
+
+from mallkit import ids, paging
+from mallkit.clock import now
+from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound
+from retail_s2b2c.access import get_or_404, require_user
+from retail_s2b2c.documents.orders import Order, Refund, RefundLine
+from retail_s2b2c.domain.orders import (
+    REFUNDABLE,
+    Line,
+    OrderStatus,
+    PricedLine,
+    check_reason,
+    check_refundable,
+    refund_lines,
+)
+from retail_s2b2c.service.orders import is_seller, order_event, release_stock
+
+log = logging.getLogger(__name__)
+
+
+def request_refund(order_id: str, lines: list[Line], reason: str, idempotency_key: str) -> Refund:
+    """The buyer asks for some or all items back; the amount is what was paid for them."""
+    who = require_user()
+    if not 1 <= len(idempotency_key) <= 128:
+        raise InvalidArgument("an idempotency key of 1..128 characters is required", "invalid_idempotency_key")
+    if existing := Refund.objects(buyer_id=who.user_id, idempotency_key=idempotency_key).first():
+        return existing
+    order = get_or_404(Order, order_id, "order")
+    if order.buyer_id != who.user_id:
+        raise NotFound(f"order {order_id!r} not found", "order_not_found")
+    check_refundable(order.status, order.pending_refund_id)
+    purchased = {i.sku_id: PricedLine(i.sku_id, i.quantity, i.unit_price_fen) for i in order.items}
+    priced = refund_lines(lines, purchased, dict(order.refunded_quantities))
+    refund = Refund(
+        id=ids.new_id("rfd"),
+        order_id=order.id,
+        buyer_id=who.user_id,
+        lines=[RefundLine(sku_id=r.sku_id, quantity=r.quantity, amount_fen=r.amount_fen) for r in priced],
+        amount_fen=sum(r.amount_fen for r in priced),
+        reason=check_reason(reason),
+        idempotency_key=idempotency_key,
+    )
+    try:
+        refund.save(force_insert=True)
+    except me.NotUniqueError:
+        return Refund.objects.get(buyer_id=who.user_id, idempotency_key=idempotency_key)
+    # one refund under review per order: claim the slot, or withdraw this request
+    if not Order.objects(id=order.id, status__in=list(REFUNDABLE), pending_refund_id="").update_one(
+        set__pending_refund_id=refund.id
+    ):
+        refund.delete()
+        order.reload()
+        check_refundable(order.status, order.pending_refund_id)
+        raise FailedPrecondition("the order changed; try again", "order_changed")
+    return refund
+
+
+def _reviewable(refund_id: str) -> tuple[Refund, Order]:
+    who = require_user()
+    refund = get_or_404(Refund, refund_id, "refund")
+    order = Order.objects.get(id=refund.order_id)
+    if not is_seller(order, who):
+        raise NotFound(f"refund {refund_id!r} not found", "refund_not_found")
+    return refund, order
+
+
+def review_refund(refund_id: str, approve: bool, reason: str = "") -> Refund:
+    """A seller approves (the provider refunds, the order applies it) or rejects with a reason."""
+    refund, order = _reviewable(refund_id)
+    who = require_user()
+    if not approve:
+        reason = check_reason(reason)
+        if Refund.objects(id=refund.id, status="requested").update_one(
+            set__status="rejected", set__reject_reason=reason, set__reviewed_by=who.user_id
+        ):
+            Order.objects(id=order.id, pending_refund_id=refund.id).update_one(set__pending_refund_id="")
+        refund.reload()
+        if refund.status != "rejected":
+            raise FailedPrecondition(f"a {refund.status} refund cannot be rejected", "refund_already_decided")
+        return refund
+    Refund.objects(id=refund.id, status="requested").update_one(set__status="approved", set__reviewed_by=who.user_id)
+    refund.reload()
+    if refund.status not in ("approved", "refunded"):
+        raise FailedPrecondition(f"a {refund.status} refund cannot be approved", "refund_already_decided")
+    if refund.status == "approved":
+        _pay_back(refund, order)
+    return refund.reload()
+
+
+def _provider_refund(refund: Refund) -> str:
+    """The simulated provider's refund call: keyed by our refund id, so a retry refunds once."""
+    return "simrf_" + hashlib.sha256(refund.id.encode()).hexdigest()[:24]
+
+
+def _pay_back(refund: Refund, order: Order) -> None:
+    provider_refund_id = _provider_refund(refund)
+    refunded_total = order.refunded_fen + refund.amount_fen
+    fully = refunded_total == order.total_fen
+    quantities = {f"refunded_quantities__{line.sku_id}": line.quantity for line in refund.lines}
+    event = order_event(
+        "order_refunded",
+        order,
+        refund_id=refund.id,
+        amount_fen=refund.amount_fen,
+        refunded_total_fen=refunded_total,
+        fully_refunded=fully,
+    )
+    event["data"]["items"] = [dict(line.to_mongo()) for line in refund.lines]  # the refunded lines
+    updates = {f"inc__{key}": value for key, value in quantities.items()}
+    if fully:
+        updates["set__status"] = OrderStatus.REFUNDED
+    applied = Order.objects(id=order.id, pending_refund_id=refund.id, applied_refund_ids__ne=refund.id).update_one(
+        set__pending_refund_id="",
+        inc__refunded_fen=refund.amount_fen,
+        push__applied_refund_ids=refund.id,
+        push__outbox=event,
+        **updates,
+    )
+    if applied and order.shipped_at is None:
+        release_stock(refund.lines)  # nothing left the warehouse: the units are sellable again
+    Refund.objects(id=refund.id, status="approved").update_one(
+        set__status="refunded", set__provider_refund_id=provider_refund_id, set__refunded_at=now()
+    )
+    log.info("refund %s of %d fen on order %s", refund.id, refund.amount_fen, order.id)
+
+
+def list_refunds(order_id: str, cursor: str, limit: int) -> tuple[list[Refund], str]:
+    """The refunds of an order, for its buyer and its sellers."""
+    who = require_user()
+    order = get_or_404(Order, order_id, "order")
+    if order.buyer_id != who.user_id and not is_seller(order, who):
+        raise NotFound(f"order {order_id!r} not found", "order_not_found")
+    page = paging.parse(cursor, limit)
+    query = Refund.objects(order_id=order.id)
+    if page.after_id:
+        query = query.filter(id__gt=page.after_id)
+    found = list(query.order_by("id").limit(page.limit))
+    return found, paging.next_cursor([r.id for r in found], page.limit)

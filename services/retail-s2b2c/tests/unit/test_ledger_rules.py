@@ -1,0 +1,129 @@
+"""Pure wallet rules: commission math, proportional reversal rounding, the policy, balances."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mallkit.errors import InvalidArgument
+from retail_s2b2c.domain import ledger
+from retail_s2b2c.domain.ledger import Balance
+from retail_s2b2c.domain.payout_policy import DEFAULT, ItemRates, Policy, check_policy, plan_store_commissions
+
+
+def test_worked_example_store_commissions():
+    """BUSINESS_RULES: store S (owner O, upline U) sells ¥100.00 → O +¥10.00, U +¥5.00."""
+    plan = plan_store_commissions("buyer", "O", "U", [ItemRates(10_000)], DEFAULT)
+    assert [(p.level, p.beneficiary_id, p.amount_fen) for p in plan] == [(1, "O", 1000), (2, "U", 500)]
+    assert plan[0].note == "level 1 commission, 10 % of ¥100.00"
+    assert plan[1].note == "level 2 commission, 5 % of ¥100.00"
+
+
+def test_commission_rounds_down_per_item_and_uses_product_overrides():
+    items = [ItemRates(999), ItemRates(999), ItemRates(5_000, level1_rate_bp=1500, level2_rate_bp=0)]
+    plan = plan_store_commissions("buyer", "O", "U", items, DEFAULT)
+    # level 1: 99 + 99 (not floor(1998 × 10 %) = 199) + 750; level 2: 49 + 49 + 0
+    assert [(p.level, p.amount_fen) for p in plan] == [(1, 948), (2, 98)]
+    assert plan[0].note == "level 1 commission, 10 % of ¥19.98 + 15 % of ¥50.00"
+
+
+def test_nobody_earns_from_their_own_purchase():
+    assert plan_store_commissions("O", "O", "U", [ItemRates(10_000)], DEFAULT) == []
+    upline_buys = plan_store_commissions("U", "O", "U", [ItemRates(10_000)], DEFAULT)
+    assert [(p.level, p.beneficiary_id) for p in upline_buys] == [(1, "O")]
+
+
+def test_one_paid_level_and_no_upline_pay_level_one_only():
+    one_level = Policy(paid_levels=1, level1_rate_bp=1000, level2_rate_bp=500, order_cap_bp=3000)
+    assert [p.level for p in plan_store_commissions("b", "O", "U", [ItemRates(10_000)], one_level)] == [1]
+    assert [p.level for p in plan_store_commissions("b", "O", "", [ItemRates(10_000)], DEFAULT)] == [1]
+
+
+def test_zero_commissions_are_not_planned():
+    assert plan_store_commissions("b", "O", "U", [ItemRates(9)], DEFAULT) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "code"),
+    [
+        (Policy(3, 1000, 500, 3000), "too_many_paid_levels"),
+        (Policy(0, 1000, 500, 3000), "too_few_paid_levels"),
+        (Policy(2, 1000, 500, 3001), "payout_cap_too_high"),
+        (Policy(2, 1000, 500, -1), "invalid_payout_cap"),
+        (Policy(2, -1, 500, 3000), "negative_rate"),
+        (Policy(2, 1000, -5, 3000), "negative_rate"),
+        (Policy(2, 2000, 1001, 3000), "rates_exceed_cap"),
+        (Policy(1, 1000, 500, 1200), "rates_exceed_cap"),
+    ],
+)
+def test_policy_outside_the_compliance_limits_is_refused(policy, code):
+    with pytest.raises(InvalidArgument) as err:
+        check_policy(policy)
+    assert err.value.code == code
+
+
+def test_policy_at_the_limits_is_accepted():
+    assert check_policy(Policy(2, 2000, 1000, 3000)) == Policy(2, 2000, 1000, 3000)
+    assert check_policy(DEFAULT) is DEFAULT
+
+
+def test_cap_rounds_down():
+    assert ledger.cap_fen(10_000, 3000) == 3000
+    assert ledger.cap_fen(999, 3000) == 299
+
+
+def test_worked_example_reversals():
+    """Partial refund ¥40 of ¥100: O −¥4.00, U −¥2.00; the remaining ¥60 reverses the rest."""
+    assert ledger.reversal_delta(1000, 0, 4000, 10_000) == 400
+    assert ledger.reversal_delta(500, 0, 4000, 10_000) == 200
+    assert ledger.reversal_delta(1000, 400, 10_000, 10_000) == 600
+    assert ledger.reversal_delta(500, 200, 10_000, 10_000) == 300
+
+
+def test_reversal_never_goes_backwards_or_past_the_paid_amount():
+    assert ledger.reversal_delta(1000, 600, 4000, 10_000) == 0  # an older refund seen late
+    assert ledger.reversal_target(1000, 20_000, 10_000) == 1000
+    assert ledger.reversal_target(1000, 0, 10_000) == 0
+    assert ledger.reversal_target(1000, 10, 0) == 0
+
+
+@given(
+    amount=st.integers(1, 10**7),
+    paid=st.integers(1, 10**8),
+    refunds=st.lists(st.integers(1, 10**8), min_size=1, max_size=6),
+)
+def test_proportional_reversals_sum_to_their_target_and_never_exceed_the_earning(amount, paid, refunds):
+    reversed_fen, refunded = 0, 0
+    for refund in refunds:
+        refunded = min(paid, refunded + refund)
+        delta = ledger.reversal_delta(amount, reversed_fen, refunded, paid)
+        assert delta >= 0
+        reversed_fen += delta
+        assert reversed_fen == amount * refunded // paid <= amount
+    if refunded == paid:
+        assert reversed_fen == amount  # a full refund reverses exactly everything
+
+
+def test_balance_is_read_off_the_state_sums():
+    balance = Balance.from_state_sums({"frozen": 600, "available": 900, "withdrawing": -2000, "withdrawn": -1500})
+    assert balance == Balance(frozen_fen=600, available_fen=-2600, withdrawing_fen=2000, withdrawn_fen=1500)
+    assert Balance.from_state_sums({}) == Balance()
+
+
+def test_keys_and_formatting():
+    assert ledger.commission_key("ord_1", 2) == "order:ord_1:l2"
+    assert ledger.reversal_key("rf_1", "order:ord_1:l1") == "refund:rf_1:order:ord_1:l1"
+    assert ledger.withdrawal_key("u_1", 3) == "withdrawal:u_1:3"
+    assert ledger.fmt_fen(123_456) == "¥1,234.56" and ledger.fmt_fen(-600) == "-¥6.00"
+    assert ledger.fmt_rate(250) == "2.5 %"
+    with pytest.raises(InvalidArgument):
+        ledger.check_key(" ")
+    with pytest.raises(InvalidArgument):
+        ledger.check_key("k" * 201)
+
+
+def test_settleable_orders():
+    assert ledger.is_settleable("completed", None)
+    assert ledger.is_settleable("refunded", object())  # refunded after completion
+    assert not ledger.is_settleable("received", None)
