@@ -10,19 +10,13 @@ import mongoengine as me
 from agent.documents import Agent, AgentSale, ComplianceAlarm
 from agent.domain import network
 from agent.domain.sales import attributed_sale
-from mallkit import context, ids, mongo
-from mallkit.errors import AlreadyExists, NotFound, PermissionDenied
+from mallkit import ids, mongo
+from mallkit.access import require_user
+from mallkit.errors import AlreadyExists, NotFound
 
 log = logging.getLogger(__name__)
 
 CODE_ATTEMPTS = 5
-
-
-def _require_user() -> context.Caller:
-    who = context.caller()
-    if not who.authenticated:
-        raise PermissionDenied("sign in first", "unauthenticated")
-    return who
 
 
 def _already_agent(user_id: str) -> AlreadyExists:
@@ -70,7 +64,7 @@ def _record_alarms(agent: Agent) -> None:
 
 def register_agent(display_name: str, invite_code: str = "") -> Agent:
     """Join as an agent: free (no fee, no purchase); under the upline owning `invite_code`, if given."""
-    who = _require_user()
+    who = require_user()
     name = network.check_display_name(display_name)
     upline = _upline_by_code(invite_code) if invite_code.strip() else None
     agent_id = ids.new_id("agt")
@@ -91,7 +85,7 @@ def register_agent(display_name: str, invite_code: str = "") -> Agent:
 
 
 def get_agent(agent_id: str) -> Agent:
-    _require_user()
+    require_user()
     found = Agent.objects(id=agent_id).first() if ids.is_valid(agent_id) else None
     if found is None:
         raise NotFound(f"agent {agent_id!r} not found", "agent_not_found")

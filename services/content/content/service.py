@@ -8,22 +8,16 @@ from typing import Any
 from content.documents import Post
 from content.domain import posts
 from content.retail import SkuSource, require_sku
-from mallkit import context, ids
-from mallkit.errors import InvalidArgument, NotFound, PermissionDenied
+from mallkit import ids
+from mallkit.access import require_user
+from mallkit.errors import InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 
 
-def _require_user() -> context.Caller:
-    who = context.caller()
-    if not who.authenticated:
-        raise PermissionDenied("sign in first", "unauthenticated")
-    return who
-
-
 def create_post(retail: SkuSource, title: str, body: str, sku_ids: list[str]) -> Post:
     """A signed-in user writes a note linking SKUs that retail sells."""
-    who = _require_user()
+    who = require_user()
     new = posts.check_post(title, body, sku_ids)
     for sku_id in new.sku_ids:
         require_sku(retail, sku_id)

@@ -9,27 +9,11 @@ from groupbuy.documents import Campaign, PaidOrder
 from groupbuy.domain import campaigns, paid_orders
 from groupbuy.domain.campaigns import CampaignStatus
 from groupbuy.retail import SkuSource, sku_price_fen
-from mallkit import context, ids, mongo
-from mallkit.errors import InvalidArgument, NotFound, PermissionDenied
+from mallkit import ids, mongo
+from mallkit.access import ADMIN, BRAND, require_role, require_user
+from mallkit.errors import InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
-
-ADMIN = "admin"
-BRAND = "brand"
-
-
-def _require_user() -> context.Caller:
-    who = context.caller()
-    if not who.authenticated:
-        raise PermissionDenied("sign in first", "unauthenticated")
-    return who
-
-
-def _require_role(*roles: str) -> context.Caller:
-    who = _require_user()
-    if not any(who.has_role(r) for r in roles):
-        raise PermissionDenied(f"this needs the role {' or '.join(roles)}", "role_required")
-    return who
 
 
 # ── campaigns ───────────────────────────────────────────────────────────────────────────────
@@ -39,7 +23,7 @@ def create_campaign(
     retail: SkuSource, sku_id: str, group_price_fen: int, team_size: int, expiry_hours: int
 ) -> Campaign:
     """A brand (or an admin) opens a group-buy on a retail SKU, below that SKU's price."""
-    who = _require_role(BRAND, ADMIN)
+    who = require_role(BRAND, ADMIN)
     terms = campaigns.check_terms(sku_id, group_price_fen, team_size, expiry_hours)
     campaigns.check_group_price(terms, sku_price_fen(retail, terms.sku_id))
     campaign = Campaign(
@@ -92,7 +76,7 @@ def record_paid_order(event: dict[str, Any]) -> bool:
 
 def get_paid_order(order_id: str) -> PaidOrder:
     """Visible to the order's buyer and to admins; to anyone else it does not exist (as in retail)."""
-    who = _require_user()
+    who = require_user()
     found = PaidOrder.objects(order_id=order_id).first() if ids.is_valid(order_id) else None
     if found is None or (found.buyer_id != who.user_id and not who.has_role(ADMIN)):
         raise NotFound(f"no paid order {order_id!r}", "paid_order_not_found")

@@ -12,14 +12,15 @@ from guide.config import GuideSettings
 from guide.documents import AttributedOrder, Click, Link
 from guide.domain import links
 from guide.domain.attribution import linked_order
-from mallkit import context, ids, mongo
+from mallkit import ids, mongo
+from mallkit.access import ADMIN, require_user
 from mallkit.clock import now
-from mallkit.errors import NotFound, PermissionDenied
+from mallkit.errors import NotFound
 from socialmall.retail.v1 import retail_pb2
 
 log = logging.getLogger(__name__)
 
-ADMIN = "admin"
+
 CODE_ATTEMPTS = 5
 
 
@@ -27,13 +28,6 @@ class Retail(Protocol):
     """What guide needs of retail (a `mallkit.grpc_client.ServiceClient` of RetailService, or a fake)."""
 
     def GetSku(self, request: retail_pb2.GetSkuRequest) -> retail_pb2.GetSkuResponse: ...
-
-
-def _require_user() -> context.Caller:
-    who = context.caller()
-    if not who.authenticated:
-        raise PermissionDenied("sign in first", "unauthenticated")
-    return who
 
 
 def _link_not_found(link_id: str) -> NotFound:
@@ -54,7 +48,7 @@ def create_link(sku_id: str, settings: GuideSettings, retail: Retail) -> Link:
 
     Any signed-in user may create one for now; only approved KOLs will (KOL approval is a later issue).
     """
-    who = _require_user()
+    who = require_user()
     _check_sku(retail, sku_id)
     link_id = ids.new_id("lnk")
     link = Link(
@@ -74,7 +68,7 @@ def create_link(sku_id: str, settings: GuideSettings, retail: Retail) -> Link:
 
 
 def get_link(link_id: str) -> Link:
-    who = _require_user()
+    who = require_user()
     link = Link.objects(id=link_id).first() if ids.is_valid(link_id) else None
     if link is None or (link.kol_id != who.user_id and not who.has_role(ADMIN)):
         raise _link_not_found(link_id)  # never reveal others' links

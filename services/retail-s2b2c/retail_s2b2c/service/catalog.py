@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 import mongoengine as me
 
 from mallkit import context, ids, paging
+from mallkit.access import ADMIN, BRAND, get_or_404, require_role, require_user
 from mallkit.clock import now
 from mallkit.errors import AlreadyExists, NotFound, PermissionDenied
-from retail_s2b2c.access import ADMIN, BRAND, get_or_404, require_role, require_user
 from retail_s2b2c.documents.catalog import Brand, Product, Sku
 from retail_s2b2c.domain import catalog
 from retail_s2b2c.domain.catalog import CommissionRates, ProductStatus

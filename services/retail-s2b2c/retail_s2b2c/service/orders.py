@@ -7,10 +7,10 @@ import logging
 import mongoengine as me
 
 from mallkit import context, ids, paging
+from mallkit.access import ADMIN, get_or_404, require_user
 from mallkit.clock import now
 from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from mallkit.events import new_event
-from retail_s2b2c.access import ADMIN, get_or_404, require_user
 from retail_s2b2c.config import SERVICE, RetailSettings
 from retail_s2b2c.documents.catalog import Brand, Product, Sku
 from retail_s2b2c.documents.orders import Attribution, Order, OrderItem

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import mongoengine as me
 
 from mallkit import ids
+from mallkit.access import require_user
 from mallkit.clock import now
 from mallkit.errors import FailedPrecondition, NotFound, PermissionDenied
-from retail_s2b2c.access import require_user
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.documents.orders import Order, Payment
 from retail_s2b2c.domain import payments

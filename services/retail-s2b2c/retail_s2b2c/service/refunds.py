@@ -14,9 +14,9 @@ import logging
 import mongoengine as me
 
 from mallkit import ids, paging
+from mallkit.access import get_or_404, require_user
 from mallkit.clock import now
 from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound
-from retail_s2b2c.access import get_or_404, require_user
 from retail_s2b2c.documents.orders import Order, Refund, RefundLine
 from retail_s2b2c.domain.orders import (
     REFUNDABLE,

@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 
 from mallkit import ids, mongo
+from mallkit.access import ADMIN, BRAND, get_or_404, require_role
 from mallkit.clock import now
 from mallkit.errors import FailedPrecondition
-from retail_s2b2c.access import ADMIN, BRAND, get_or_404, require_role
 from retail_s2b2c.documents.catalog import Product, Sku, StockAdjustment
 from retail_s2b2c.domain import catalog
 from retail_s2b2c.service.catalog import require_brand_owner

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import mongoengine as me
 
 from mallkit import ids, mongo, paging
+from mallkit.access import require_user
 from mallkit.clock import now
 from mallkit.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied, Unavailable
-from retail_s2b2c.access import require_user
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.documents.catalog import Product, Sku
 from retail_s2b2c.documents.stores import Binding, Store, StoreProduct

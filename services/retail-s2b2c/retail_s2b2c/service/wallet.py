@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mallkit import context, ids, paging
+from mallkit.access import ADMIN, require_role, require_user
 from mallkit.clock import now
 from mallkit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from retail_s2b2c.access import ADMIN, require_role, require_user
 from retail_s2b2c.config import SERVICE
 from retail_s2b2c.documents.catalog import Product, Sku
 from retail_s2b2c.documents.stores import Store

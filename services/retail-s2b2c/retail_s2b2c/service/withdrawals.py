@@ -20,11 +20,11 @@ import time
 from datetime import timedelta
 
 from mallkit import ids, paging
+from mallkit.access import ADMIN, get_or_404, require_role, require_user
 from mallkit.clock import now
 from mallkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
 from mallkit.events import new_event
 from mallkit.mongo import insert_once
-from retail_s2b2c.access import ADMIN, get_or_404, require_role, require_user
 from retail_s2b2c.config import SERVICE
 from retail_s2b2c.documents.wallet import LedgerEntry, Withdrawal
 from retail_s2b2c.domain import ledger

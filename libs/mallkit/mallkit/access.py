@@ -1,4 +1,5 @@
-"""Who may do what: the caller checks every retail use case starts with."""
+"""Who may do what: the caller checks every use case starts with (identity comes from the
+gateway as gRPC metadata; ownership is each service's own rule)."""
 
 from __future__ import annotations
 
