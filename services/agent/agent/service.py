@@ -11,7 +11,7 @@ from agent.documents import Agent, AgentSale, ComplianceAlarm
 from agent.domain import network
 from agent.domain.sales import attributed_sale
 from mallkit import ids, mongo
-from mallkit.access import require_user
+from mallkit.access import ADMIN, require_user
 from mallkit.errors import AlreadyExists, NotFound
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,13 @@ def register_agent(display_name: str, invite_code: str = "") -> Agent:
 
 
 def get_agent(agent_id: str) -> Agent:
-    require_user()
+    """The agent itself, its direct upline and admins see it; to anyone else it does not exist."""
+    who = require_user()
     found = Agent.objects(id=agent_id).first() if ids.is_valid(agent_id) else None
+    if found is not None and found.user_id != who.user_id and not who.has_role(ADMIN):
+        upline = Agent.objects(id=found.upline_id).only("user_id").first() if found.upline_id else None
+        if upline is None or upline.user_id != who.user_id:
+            found = None
     if found is None:
         raise NotFound(f"agent {agent_id!r} not found", "agent_not_found")
     return found

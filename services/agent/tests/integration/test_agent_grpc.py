@@ -39,8 +39,13 @@ def test_register_and_get_over_grpc(stub):
     ).agent
     assert (root.depth, root.upline_id, child.depth, child.upline_id) == (1, "", 2, root.id)
     assert child.user_id == "u_2" and len(child.invite_code) == 8 and child.created_at.seconds > 0
-    fetched = stub.GetAgent(pb.GetAgentRequest(agent_id=child.id), metadata=meta("u_3"), timeout=5).agent
-    assert fetched == child
+    for reader in ("u_2", "u_1"):  # the agent itself and its upline
+        assert stub.GetAgent(pb.GetAgentRequest(agent_id=child.id), metadata=meta(reader), timeout=5).agent == child
+
+    def read_as_stranger():
+        return stub.GetAgent(pb.GetAgentRequest(agent_id=child.id), metadata=meta("u_3"), timeout=5)
+
+    assert refusal(read_as_stranger) == (grpc.StatusCode.NOT_FOUND, "agent_not_found")
 
 
 def test_refusals_over_grpc(stub):

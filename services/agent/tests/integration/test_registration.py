@@ -37,8 +37,12 @@ def test_chain_root_to_depth_three_records_a_depth_alarm(register):
         root.id,
         3,
     )
-    with as_user("u_4"):
+    with as_user("u_3"):
         assert service.get_agent(third.id).depth == 3
+    with as_user("u_2"):  # its upline
+        assert service.get_agent(third.id).depth == 3
+    with as_user("u_1"), pytest.raises(NotFound):  # two levels up sees no further than its own downline
+        service.get_agent(third.id)
 
 
 def test_the_thirtieth_person_of_a_network_raises_a_headcount_alarm(register):
