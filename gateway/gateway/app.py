@@ -19,7 +19,21 @@ from gateway.documents import DOCUMENTS
 from gateway.idempotency import IdempotencyStore, Replay, on_replay
 from gateway.middleware import RequestContextMiddleware
 from gateway.ratelimit import RateLimiter
-from gateway.routes import agent, auth, content, dev, groupbuy, guide, health, payments, retail, roles
+from gateway.routes import (
+    agent,
+    auth,
+    content,
+    dev,
+    groupbuy,
+    guide,
+    health,
+    orders,
+    payments,
+    retail,
+    roles,
+    stores,
+    wallet,
+)
 from gateway.settings import GatewaySettings
 from mallkit import logs, mongo
 
@@ -28,7 +42,10 @@ ROOT_ROUTERS = (health.router, guide.redirect_router)
 # Matched in this order, route by route: the busiest (catalog, orders) first.
 API_ROUTERS = (
     retail.router,
+    orders.router,
     payments.router,
+    stores.router,
+    wallet.router,
     groupbuy.router,
     content.router,
     agent.router,
@@ -59,7 +76,8 @@ answer 404, as if they did not exist.
 
 **Limits and retries.** Requests are rate limited per IP and per user (stricter for sign-in and
 codes): a 429 carries `Retry-After` in seconds. POSTs that create orders or payments accept an
-`Idempotency-Key` header: a retry with the same key and body returns the first response (24 h).
+`Idempotency-Key` header, and refunds and withdrawals require one: a retry with the same key and
+body returns the first response (24 h).
 
 **Conventions.** JSON is snake_case; ids are strings; times are ISO-8601 UTC; money is
 `{"fen": 1990, "display": "¥19.90"}` in responses and integer `*_fen` fields in requests; lists are
@@ -71,8 +89,16 @@ every response echoes.
 TAGS = [
     {"name": "auth", "description": "Sign up and sign in: one-time codes, passwords, access and refresh tokens."},
     {"name": "accounts", "description": "The caller's account, roles, and role applications with their approval."},
-    {"name": "retail", "description": "Brands, products, SKUs and orders (the trade core)."},
+    {"name": "retail", "description": "Brands, products, SKUs, stock, orders, shipping and refunds (the trade core)."},
     {"name": "payments", "description": "Payments and the payment provider's callback."},
+    {
+        "name": "stores",
+        "description": "Micro-stores: opening (free), their products at their own prices, sharing and binding.",
+    },
+    {
+        "name": "wallet",
+        "description": "Balances, ledger entries, order payouts, withdrawals and the payout policy.",
+    },
     {"name": "groupbuy", "description": "拼团 campaigns."},
     {"name": "content", "description": "Posts that link products."},
     {"name": "agent", "description": "微商 agents."},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from socialmall.agent.v1 import agent_pb2_grpc
 from socialmall.content.v1 import content_pb2_grpc
 from socialmall.groupbuy.v1 import groupbuy_pb2_grpc
 from socialmall.guide.v1 import guide_pb2_grpc
-from socialmall.retail.v1 import retail_pb2_grpc
+from socialmall.retail.v1 import retail_pb2_grpc, stores_pb2_grpc, wallet_pb2_grpc
 
 STUBS: dict[str, type] = {
     "retail": retail_pb2_grpc.RetailServiceStub,
@@ -25,9 +26,21 @@ STUBS: dict[str, type] = {
     "agent": agent_pb2_grpc.AgentServiceStub,
     "guide": guide_pb2_grpc.GuideServiceStub,
 }
+# Services another service's process serves on its own port, reached over that service's channel.
+SHARED: dict[str, tuple[str, type]] = {
+    "stores": ("retail", stores_pb2_grpc.StoreServiceStub),
+    "wallet": ("retail", wallet_pb2_grpc.WalletServiceStub),
+}
 # Beyond Get*/List*: methods safe to retry on UNAVAILABLE. CreatePayment is get-or-create per order;
-# the retail contract makes HandlePaymentNotify idempotent. ResolveLink is not: it counts a click.
-IDEMPOTENT: dict[str, tuple[str, ...]] = {"retail": ("CreatePayment", "HandlePaymentNotify")}
+# the retail contract makes HandlePaymentNotify, ShipOrder (same tracking), ConfirmReceipt and
+# ReviewRefund repeatable, RequestRefund idempotent by its (required) key; store listings are upserts
+# and deletes; the gateway always sends RequestWithdrawal a key; a repeated review decision returns
+# the withdrawal. ResolveLink is not: it counts a click. AdjustStock is not without a key.
+IDEMPOTENT: dict[str, tuple[str, ...]] = {
+    "retail": ("CreatePayment", "HandlePaymentNotify", "ShipOrder", "ConfirmReceipt", "RequestRefund", "ReviewRefund"),
+    "stores": ("PutStoreProduct", "RemoveStoreProduct"),
+    "wallet": ("RequestWithdrawal", "ReviewWithdrawal", "UpdatePayoutPolicy"),
+}
 READINESS_TIMEOUT_SECONDS = 1.0
 
 
@@ -38,23 +51,26 @@ class Clients:
     content: AsyncServiceClient
     agent: AsyncServiceClient
     guide: AsyncServiceClient
+    stores: AsyncServiceClient  # on retail's channel
+    wallet: AsyncServiceClient  # on retail's channel
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> Clients:
         """Must run inside the serving event loop (grpc.aio channels bind to it)."""
-        return cls(
-            **{
-                name: AsyncServiceClient(
-                    stub,
-                    settings.targets[name],
-                    deadline=settings.kit.grpc_deadline_seconds,
-                    idempotent=IDEMPOTENT.get(name, ()),
-                )
-                for name, stub in STUBS.items()
-            }
-        )
+        own = {
+            name: AsyncServiceClient(
+                stub,
+                settings.targets[name],
+                deadline=settings.kit.grpc_deadline_seconds,
+                idempotent=IDEMPOTENT.get(name, ()),
+            )
+            for name, stub in STUBS.items()
+        }
+        shared = {name: _on_channel(own[host], stub, IDEMPOTENT.get(name, ())) for name, (host, stub) in SHARED.items()}
+        return cls(**own, **shared)
 
     def by_name(self) -> dict[str, AsyncServiceClient]:
+        """One client per channel (the shared ones are closed and checked with their host)."""
         return {name: getattr(self, name) for name in STUBS}
 
     async def close(self) -> None:
@@ -65,6 +81,14 @@ class Clients:
         names = list(STUBS)
         results = await asyncio.gather(*(_check(getattr(self, name)) for name in names))
         return dict(zip(names, results, strict=True))
+
+
+def _on_channel(host: AsyncServiceClient, stub_class: type, idempotent: tuple[str, ...]) -> AsyncServiceClient:
+    """A client for another service on `host`'s channel (same target, deadline and retries)."""
+    client = copy.copy(host)
+    client.stub = stub_class(host.channel)
+    client.idempotent = set(idempotent)
+    return client
 
 
 async def _check(client: AsyncServiceClient) -> str:
@@ -99,3 +123,5 @@ class Rpc:
         self.content = Upstream(clients.content, self.metadata)
         self.agent = Upstream(clients.agent, self.metadata)
         self.guide = Upstream(clients.guide, self.metadata)
+        self.stores = Upstream(clients.stores, self.metadata)
+        self.wallet = Upstream(clients.wallet, self.metadata)

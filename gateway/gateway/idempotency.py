@@ -141,29 +141,27 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 
 
-async def idempotency_key(
-    request: Request,
-    caller: Annotated[Caller, Depends(current_caller)],
-    key: Annotated[
-        str | None,
-        Header(
-            alias=HEADER,
-            min_length=1,
-            max_length=128,
-            pattern=KEY_PATTERN,
-            description=(
-                "Makes retries safe: a repeat with the same key and body (within 24 h) returns the first "
-                "response (header `Idempotent-Replayed: true`) instead of acting twice; the same key with "
-                "another body is a 422 `idempotency_key_reused`. A repeat sent while the first is still "
-                "running waits for it, or gets 409 `idempotency_key_in_progress` after 10 s."
-            ),
-            examples=["5b1e0c9e-3f7c-4d0a-9a55-2f0f1e9d8c41"],
-        ),
-    ] = None,
-) -> str | None:
-    """Reserve the key before the route runs (`IdempotentRoute` stores or releases it afterwards)."""
-    if key is None:
-        return None
+KEY_DESCRIPTION = (
+    "Makes retries safe: a repeat with the same key and body (within 24 h) returns the first "
+    "response (header `Idempotent-Replayed: true`) instead of acting twice; the same key with "
+    "another body is a 422 `idempotency_key_reused`. A repeat sent while the first is still "
+    "running waits for it, or gets 409 `idempotency_key_in_progress` after 10 s."
+)
+KEY_EXAMPLE = "5b1e0c9e-3f7c-4d0a-9a55-2f0f1e9d8c41"
+
+
+def _key_header(description: str) -> Any:
+    return Header(
+        alias=HEADER,
+        min_length=1,
+        max_length=128,
+        pattern=KEY_PATTERN,
+        description=description,
+        examples=[KEY_EXAMPLE],
+    )
+
+
+async def _reserve(request: Request, caller: Caller, key: str) -> str:
     store: IdempotencyStore = request.app.state.idempotency
     digest = fingerprint(request.method, request.url.path, await request.body())
     outcome = await store.begin(caller.user_id, key, digest)
@@ -173,7 +171,28 @@ async def idempotency_key(
     return key
 
 
+async def idempotency_key(
+    request: Request,
+    caller: Annotated[Caller, Depends(current_caller)],
+    key: Annotated[str | None, _key_header(KEY_DESCRIPTION)] = None,
+) -> str | None:
+    """Reserve the key before the route runs (`IdempotentRoute` stores or releases it afterwards)."""
+    if key is None:
+        return None
+    return await _reserve(request, caller, key)
+
+
+async def required_idempotency_key(
+    request: Request,
+    caller: Annotated[Caller, Depends(current_caller)],
+    key: Annotated[str, _key_header(f"Required. {KEY_DESCRIPTION}")],
+) -> str:
+    """As `idempotency_key`, for operations that move money and must never run twice by accident."""
+    return await _reserve(request, caller, key)
+
+
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+RequiredIdempotencyKey = Annotated[str, Depends(required_idempotency_key)]
 
 
 def storable(status: int) -> bool:

@@ -17,7 +17,14 @@ from socialmall.common.v1 import money_pb2, page_pb2
 from socialmall.content.v1 import content_pb2, content_pb2_grpc
 from socialmall.groupbuy.v1 import groupbuy_pb2, groupbuy_pb2_grpc
 from socialmall.guide.v1 import guide_pb2, guide_pb2_grpc
-from socialmall.retail.v1 import retail_pb2, retail_pb2_grpc
+from socialmall.retail.v1 import (
+    retail_pb2,
+    retail_pb2_grpc,
+    stores_pb2,
+    stores_pb2_grpc,
+    wallet_pb2,
+    wallet_pb2_grpc,
+)
 
 CREATED_AT = datetime(2025, 1, 31, 8, 0, tzinfo=UTC)
 SKU_PRICE_FEN = 1234
@@ -25,6 +32,8 @@ UNIT_PRICE_FEN = 1990
 PAYMENT_AMOUNT_FEN = 3980
 LINK_TARGET = "/products/prd_1?link=lnk_1"
 UNSAFE_CODE = "evil"
+SHARE_CODE = "K7Q2ZP9M"
+STORE_PRICE_FEN = 12800
 
 
 def ts(value: datetime = CREATED_AT) -> Timestamp:
@@ -188,6 +197,228 @@ class FakeRetail(Fake, retail_pb2_grpc.RetailServiceServicer):
         self.enter("HandlePaymentNotify", request, context)
         return retail_pb2.HandlePaymentNotifyResponse(ack="SUCCESS", order_id="ord_1", newly_paid=True)
 
+    def AdjustStock(self, request, context):
+        self.enter("AdjustStock", request, context)
+        sku = retail_pb2.Sku(id=request.sku_id, product_id="prd_1", spec="100ml", price=fen(SKU_PRICE_FEN))
+        sku.stock = 7 + request.delta
+        return retail_pb2.AdjustStockResponse(sku=sku)
+
+    def _order(self, order_id: str, buyer_id: str, status: int = retail_pb2.ORDER_STATUS_PAID) -> retail_pb2.Order:
+        item = retail_pb2.OrderItem(sku_id="sku_1", quantity=2, unit_price=fen(UNIT_PRICE_FEN), amount=fen(3980))
+        return retail_pb2.Order(
+            id=order_id,
+            buyer_id=buyer_id,
+            items=[item],
+            total=fen(PAYMENT_AMOUNT_FEN),
+            status=status,
+            created_at=ts(),
+            paid_at=ts(datetime(2025, 1, 31, 8, 5, tzinfo=UTC)),
+        )
+
+    def ListOrders(self, request, context):
+        md = self.enter("ListOrders", request, context)
+        more = "" if request.page.cursor else "b3JkXzI"
+        orders = [self._order("ord_2", md.get("x-user-id", "")), self._order("ord_1", md.get("x-user-id", ""))]
+        for order in orders:
+            order.attribution.store_id = request.store_id
+        return retail_pb2.ListOrdersResponse(orders=orders, page=page_pb2.PageResponse(next_cursor=more))
+
+    def ShipOrder(self, request, context):
+        self.enter("ShipOrder", request, context)
+        order = self._order(request.order_id, "u_buyer", retail_pb2.ORDER_STATUS_SHIPPED)
+        order.shipped_at.CopyFrom(ts(datetime(2025, 2, 1, 9, 0, tzinfo=UTC)))
+        order.carrier, order.tracking_number = request.carrier, request.tracking_number
+        return retail_pb2.ShipOrderResponse(order=order)
+
+    def ConfirmReceipt(self, request, context):
+        md = self.enter("ConfirmReceipt", request, context)
+        order = self._order(request.order_id, md.get("x-user-id", ""), retail_pb2.ORDER_STATUS_RECEIVED)
+        order.received_at.CopyFrom(ts(datetime(2025, 2, 3, 9, 0, tzinfo=UTC)))
+        return retail_pb2.ConfirmReceiptResponse(order=order)
+
+    def _refund(self, refund_id: str, order_id: str, buyer_id: str, status: int) -> retail_pb2.Refund:
+        line = retail_pb2.RefundLine(sku_id="sku_1", quantity=1, amount=fen(UNIT_PRICE_FEN))
+        return retail_pb2.Refund(
+            id=refund_id,
+            order_id=order_id,
+            buyer_id=buyer_id,
+            lines=[line],
+            amount=fen(UNIT_PRICE_FEN),
+            reason="arrived damaged",
+            status=status,
+            created_at=ts(),
+        )
+
+    def RequestRefund(self, request, context):
+        md = self.enter("RequestRefund", request, context)
+        refund = self._refund("rfd_1", request.order_id, md.get("x-user-id", ""), retail_pb2.REFUND_STATUS_REQUESTED)
+        refund.reason = request.reason
+        return retail_pb2.RequestRefundResponse(refund=refund)
+
+    def ReviewRefund(self, request, context):
+        self.enter("ReviewRefund", request, context)
+        if request.approve:
+            refund = self._refund(request.refund_id, "ord_1", "u_buyer", retail_pb2.REFUND_STATUS_REFUNDED)
+            refund.refunded_at.CopyFrom(ts())
+        else:
+            refund = self._refund(request.refund_id, "ord_1", "u_buyer", retail_pb2.REFUND_STATUS_REJECTED)
+            refund.reject_reason = request.reason
+        return retail_pb2.ReviewRefundResponse(refund=refund)
+
+    def ListRefunds(self, request, context):
+        self.enter("ListRefunds", request, context)
+        refund = self._refund("rfd_1", request.order_id, "u_buyer", retail_pb2.REFUND_STATUS_REQUESTED)
+        return retail_pb2.ListRefundsResponse(refunds=[refund], page=page_pb2.PageResponse())
+
+
+class FakeStores(Fake, stores_pb2_grpc.StoreServiceServicer):
+    def _store(self, store_id: str, owner_id: str = "u_owner", upline: str = "") -> stores_pb2.Store:
+        return stores_pb2.Store(
+            id=store_id,
+            owner_id=owner_id,
+            name="Li's Tea",
+            share_code=SHARE_CODE,
+            upline_owner_id=upline,
+            created_at=ts(),
+        )
+
+    def _listing(self, store_id: str, sku_id: str, price: int = STORE_PRICE_FEN) -> stores_pb2.StoreProduct:
+        return stores_pb2.StoreProduct(
+            store_id=store_id, sku_id=sku_id, product_id="prd_1", title="Longjing", spec="250g", price=fen(price)
+        )
+
+    def OpenStore(self, request, context):
+        md = self.enter("OpenStore", request, context)
+        store = self._store("sto_1", md.get("x-user-id", ""), "u_upline" if request.invite_code else "")
+        store.name, store.avatar_url, store.intro = request.name, request.avatar_url, request.intro
+        return stores_pb2.OpenStoreResponse(store=store)
+
+    def GetStore(self, request, context):
+        self.enter("GetStore", request, context)
+        return stores_pb2.GetStoreResponse(store=self._store(request.store_id))
+
+    def GetMyStore(self, request, context):
+        md = self.enter("GetMyStore", request, context)
+        return stores_pb2.GetMyStoreResponse(store=self._store("sto_1", md.get("x-user-id", "")))
+
+    def UpdateStore(self, request, context):
+        md = self.enter("UpdateStore", request, context)
+        store = self._store(request.store_id, md.get("x-user-id", ""))
+        store.name, store.avatar_url, store.intro = request.name, request.avatar_url, request.intro
+        return stores_pb2.UpdateStoreResponse(store=store)
+
+    def PutStoreProduct(self, request, context):
+        self.enter("PutStoreProduct", request, context)
+        return stores_pb2.PutStoreProductResponse(
+            product=self._listing(request.store_id, request.sku_id, request.price.fen)
+        )
+
+    def RemoveStoreProduct(self, request, context):
+        self.enter("RemoveStoreProduct", request, context)
+        return stores_pb2.RemoveStoreProductResponse()
+
+    def ListStoreProducts(self, request, context):
+        self.enter("ListStoreProducts", request, context)
+        more = "" if request.page.cursor else "c3RwXzI"
+        products = [self._listing(request.store_id, "sku_1"), self._listing(request.store_id, "sku_2")]
+        return stores_pb2.ListStoreProductsResponse(products=products, page=page_pb2.PageResponse(next_cursor=more))
+
+    def GetSharePayload(self, request, context):
+        self.enter("GetSharePayload", request, context)
+        link = f"http://127.0.0.1:8000/api/v1/stores/{request.store_id}?share={SHARE_CODE}"
+        return stores_pb2.GetSharePayloadResponse(share_code=SHARE_CODE, link=link, qr_content=link, title="Li's Tea")
+
+    def _binding(self, consumer_id: str) -> stores_pb2.Binding:
+        return stores_pb2.Binding(
+            consumer_id=consumer_id,
+            store_id="sto_1",
+            bound_at=ts(),
+            expires_at=ts(datetime(2025, 3, 2, 8, 0, tzinfo=UTC)),
+        )
+
+    def BindConsumer(self, request, context):
+        md = self.enter("BindConsumer", request, context)
+        return stores_pb2.BindConsumerResponse(binding=self._binding(md.get("x-user-id", "")), newly_bound=True)
+
+    def GetMyBinding(self, request, context):
+        md = self.enter("GetMyBinding", request, context)
+        binding = self._binding(md.get("x-user-id", ""))
+        binding.ClearField("expires_at")  # permanent
+        return stores_pb2.GetMyBindingResponse(binding=binding)
+
+
+class FakeWallet(Fake, wallet_pb2_grpc.WalletServiceServicer):
+    def _entry(self, entry_id: str, beneficiary_id: str) -> wallet_pb2.Entry:
+        return wallet_pb2.Entry(
+            id=entry_id,
+            beneficiary_id=beneficiary_id,
+            kind="commission_l1",
+            amount=fen(398),
+            state=wallet_pb2.ENTRY_STATE_FROZEN,
+            order_id="ord_1",
+            source="retail",
+            idempotency_key="order:ord_1:l1",
+            note="level 1 commission, 10 % of ¥39.80",
+            created_at=ts(),
+        )
+
+    def _withdrawal(self, user_id: str, amount: int, status: int) -> wallet_pb2.Withdrawal:
+        return wallet_pb2.Withdrawal(
+            id="wd_1", user_id=user_id, amount=fen(amount), fee=fen(0), status=status, created_at=ts()
+        )
+
+    def GetBalance(self, request, context):
+        self.enter("GetBalance", request, context)
+        balance = wallet_pb2.Balance(frozen=fen(398), available=fen(-100), withdrawing=fen(0), withdrawn=fen(5000))
+        return wallet_pb2.GetBalanceResponse(balance=balance)
+
+    def ListEntries(self, request, context):
+        md = self.enter("ListEntries", request, context)
+        entries = [self._entry("ent_1", request.user_id or md.get("x-user-id", ""))]
+        return wallet_pb2.ListEntriesResponse(entries=entries, page=page_pb2.PageResponse(next_cursor="ZW50XzE"))
+
+    def GetOrderPayouts(self, request, context):
+        md = self.enter("GetOrderPayouts", request, context)
+        return wallet_pb2.GetOrderPayoutsResponse(
+            order_id=request.order_id,
+            paid=fen(PAYMENT_AMOUNT_FEN),
+            cap=fen(1194),
+            booked=fen(398),
+            entries=[self._entry("ent_1", md.get("x-user-id", ""))],
+        )
+
+    def RequestWithdrawal(self, request, context):
+        md = self.enter("RequestWithdrawal", request, context)
+        withdrawal = self._withdrawal(
+            md.get("x-user-id", ""), request.amount.fen, wallet_pb2.WITHDRAWAL_STATUS_PENDING_REVIEW
+        )
+        return wallet_pb2.RequestWithdrawalResponse(withdrawal=withdrawal)
+
+    def ReviewWithdrawal(self, request, context):
+        self.enter("ReviewWithdrawal", request, context)
+        status = wallet_pb2.WITHDRAWAL_STATUS_PAID if request.approve else wallet_pb2.WITHDRAWAL_STATUS_REJECTED
+        withdrawal = self._withdrawal("u_1", 20000, status)
+        withdrawal.id, withdrawal.reject_reason = request.withdrawal_id, request.reason
+        if request.approve:
+            withdrawal.paid_at.CopyFrom(ts())
+        return wallet_pb2.ReviewWithdrawalResponse(withdrawal=withdrawal)
+
+    def ListWithdrawals(self, request, context):
+        md = self.enter("ListWithdrawals", request, context)
+        withdrawal = self._withdrawal(
+            request.user_id or md.get("x-user-id", ""), 20000, wallet_pb2.WITHDRAWAL_STATUS_PENDING_REVIEW
+        )
+        return wallet_pb2.ListWithdrawalsResponse(withdrawals=[withdrawal], page=page_pb2.PageResponse())
+
+    def GetPayoutPolicy(self, request, context):
+        self.enter("GetPayoutPolicy", request, context)
+        policy = wallet_pb2.PayoutPolicy(paid_levels=2, level1_rate_bp=1000, level2_rate_bp=500, order_cap_bp=3000)
+        return wallet_pb2.GetPayoutPolicyResponse(policy=policy)
+
+    def UpdatePayoutPolicy(self, request, context):
+        self.enter("UpdatePayoutPolicy", request, context)
+        return wallet_pb2.UpdatePayoutPolicyResponse(policy=request.policy)
+
 
 class FakeGroupbuy(Fake, groupbuy_pb2_grpc.GroupbuyServiceServicer):
     def _campaign(self, campaign_id: str, owner_id: str = "u_brand") -> groupbuy_pb2.Campaign:
@@ -285,12 +516,17 @@ class FakeGuide(Fake, guide_pb2_grpc.GuideServiceServicer):
         return guide_pb2.ResolveLinkResponse(link_id="lnk_1", target_url=target)
 
 
-REGISTRARS = {
-    "retail": (FakeRetail, retail_pb2_grpc.add_RetailServiceServicer_to_server),
-    "groupbuy": (FakeGroupbuy, groupbuy_pb2_grpc.add_GroupbuyServiceServicer_to_server),
-    "content": (FakeContent, content_pb2_grpc.add_ContentServiceServicer_to_server),
-    "agent": (FakeAgent, agent_pb2_grpc.add_AgentServiceServicer_to_server),
-    "guide": (FakeGuide, guide_pb2_grpc.add_GuideServiceServicer_to_server),
+# One server per service process; retail's also serves StoreService and WalletService, as the real one.
+REGISTRARS: dict[str, tuple[tuple[type[Fake], Any], ...]] = {
+    "retail": (
+        (FakeRetail, retail_pb2_grpc.add_RetailServiceServicer_to_server),
+        (FakeStores, stores_pb2_grpc.add_StoreServiceServicer_to_server),
+        (FakeWallet, wallet_pb2_grpc.add_WalletServiceServicer_to_server),
+    ),
+    "groupbuy": ((FakeGroupbuy, groupbuy_pb2_grpc.add_GroupbuyServiceServicer_to_server),),
+    "content": ((FakeContent, content_pb2_grpc.add_ContentServiceServicer_to_server),),
+    "agent": ((FakeAgent, agent_pb2_grpc.add_AgentServiceServicer_to_server),),
+    "guide": ((FakeGuide, guide_pb2_grpc.add_GuideServiceServicer_to_server),),
 }
 
 
@@ -308,9 +544,10 @@ class FakeService:
 
 def start_fakes(plan: Plan) -> dict[str, FakeService]:
     services = {}
-    for name, (servicer_class, add) in REGISTRARS.items():
+    for name, servicers in REGISTRARS.items():
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        add(servicer_class(plan), server)
+        for servicer_class, add in servicers:
+            add(servicer_class(plan), server)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")

@@ -1,4 +1,4 @@
-"""The README's curl flow (sign up, log in, buy, pay, see the order) runs as written against the platform."""
+"""The README's curl flow (sign up, log in, open a store, buy in it, pay, see the order) runs as written."""
 
 from __future__ import annotations
 
@@ -54,7 +54,11 @@ def test_the_readme_curl_flow_runs_as_written(platform: Any, redis_url: str) -> 
     assert lines[0] == {"role": "brand", "status": "approved"}
     assert lines[1] == {"status": "approved"}  # the admin approved the product
     assert lines[2]["roles"] == ["consumer"]
+    # the friend's store lists the tea at its own price, inside the brand's band
+    assert lines[3] == {"title": "West Lake Longjing", "price": {"fen": 13800, "display": "¥138.00"}}
+    assert lines[4]["price"] == {"fen": 12800, "display": "¥128.00"}  # the platform's suggested price
     assert lines[-2]["notify"] == {"status_code": 200, "body": {"code": "SUCCESS"}}
     order = lines[-1]
-    assert order["status"] == "paid" and order["total"] == {"fen": 25600, "display": "¥256.00"}
+    assert order["status"] == "paid" and order["total"] == {"fen": 27600, "display": "¥276.00"}  # the store's price
+    assert order["store_id"].startswith("sto_")
     assert order["paid_at"].endswith("Z")

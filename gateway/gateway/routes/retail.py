@@ -1,4 +1,4 @@
-"""Retail (the trade core): brands, products and SKUs, orders."""
+"""Retail (the trade core): brands, products, SKUs and their stock. Orders: routes/orders.py."""
 
 from __future__ import annotations
 
@@ -9,21 +9,20 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from gateway import errors
-from gateway.auth import Role, authenticated, public, role
+from gateway.auth import Role, public, role
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, PathId, QueryId, RequestBody, enum_label, time_of
-from socialmall.common.v1 import attribution_pb2, page_pb2
+from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, PathId, QueryId, RequestBody, time_of
+from socialmall.common.v1 import page_pb2
 from socialmall.retail.v1 import retail_pb2 as pb
 
 router = APIRouter(tags=["retail"], responses=errors.COMMON, route_class=IdempotentRoute)
 
 BrandOrAdmin = Annotated[Rpc, Depends(role(Role.BRAND, Role.ADMIN))]
 AdminOnly = Annotated[Rpc, Depends(role(Role.ADMIN))]
-Authenticated = Annotated[Rpc, Depends(authenticated)]
 Public = Annotated[Rpc, Depends(public)]
-ATTRIBUTION_FIELDS = [f.name for f in attribution_pb2.Attribution.DESCRIPTOR.fields]
+MAX_STOCK = 10_000_000
 
 
 # ── brands ──────────────────────────────────────────────────────────────────────────────────
@@ -206,91 +205,31 @@ async def get_sku(sku_id: PathId, rpc: Public) -> Sku:
     return Sku.from_pb(reply.sku)
 
 
-# ── orders ─────────────────────────────────────────────────────────────────────────────────────
-
-
-class AttributionFields(BaseModel):
-    """Who brought the purchase about; leave out what does not apply."""
-
-    store_id: Id | None = Field(None, examples=["store_6650a1f2c3d4e5f6a7b8c9d3"])
-    group_team_id: Id | None = None
-    bargain_id: Id | None = None
-    post_id: Id | None = None
-    kol_link_id: Id | None = None
-    agent_id: Id | None = None
-
-
-class NewAttribution(AttributionFields, RequestBody):
-    pass
-
-
-class NewOrderLine(RequestBody):
-    sku_id: Id = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
-    quantity: JsonInt = Field(..., ge=1, le=999, examples=[2])
-
-
-class NewOrder(RequestBody):
-    lines: list[NewOrderLine] = Field(..., min_length=1, max_length=50)
-    attribution: NewAttribution | None = None
-
-
-class OrderItem(BaseModel):
-    sku_id: str = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
-    quantity: int = Field(..., examples=[2])
-    unit_price: Money
-    amount: Money
-
-
-class Order(BaseModel):
-    id: str = Field(..., examples=["ord_6650a1f2c3d4e5f6a7b8c9d4"])
-    buyer_id: str = Field(..., examples=["u_42"])
-    items: list[OrderItem]
-    total: Money
-    status: str = Field(..., description="created, paid or cancelled.", examples=["created"])
-    attribution: AttributionFields
-    created_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
-    paid_at: datetime | None = Field(..., examples=[None])
-
-    @classmethod
-    def from_pb(cls, order: pb.Order) -> Order:
-        return cls(
-            id=order.id,
-            buyer_id=order.buyer_id,
-            items=[
-                OrderItem(
-                    sku_id=i.sku_id,
-                    quantity=i.quantity,
-                    unit_price=Money.from_pb(i.unit_price),
-                    amount=Money.from_pb(i.amount),
-                )
-                for i in order.items
-            ],
-            total=Money.from_pb(order.total),
-            status=enum_label(order, "status", "ORDER_STATUS_"),
-            attribution=AttributionFields(**{f: getattr(order.attribution, f) or None for f in ATTRIBUTION_FIELDS}),
-            created_at=time_of(order, "created_at"),
-            paid_at=time_of(order, "paid_at"),
-        )
+class StockAdjustment(RequestBody):
+    delta: JsonInt = Field(
+        ...,
+        ge=-MAX_STOCK,
+        le=MAX_STOCK,
+        description="Units to add (positive) or remove (negative; never below zero). Zero is refused.",
+        examples=[50],
+    )
+    reason: str = Field(..., min_length=1, max_length=200, description="Kept in the audit trail.", examples=["restock"])
 
 
 @router.post(
-    "/orders",
-    status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
-    summary="Place an order; prices are always the server's (authenticated)",
+    "/skus/{sku_id}/stock-adjustments",
+    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    summary="Add or remove stock of a brand's own SKU; audited (role brand or admin)",
+    description=(
+        "The SKU's brand owner (or an admin) changes its stock by `delta`. A removal beyond the stock "
+        "is a 409 `insufficient_stock`. With an `Idempotency-Key` a retry changes the stock once."
+    ),
 )
-async def create_order(body: NewOrder, rpc: Authenticated, idempotency_key: IdempotencyKey) -> Order:
-    attribution = body.attribution.model_dump(exclude_none=True) if body.attribution else {}
-    request = pb.CreateOrderRequest(
-        lines=[pb.OrderLine(sku_id=line.sku_id, quantity=line.quantity) for line in body.lines],
-        attribution=attribution_pb2.Attribution(**attribution),
-        idempotency_key=idempotency_key or "",
+async def adjust_stock(
+    sku_id: PathId, body: StockAdjustment, rpc: BrandOrAdmin, idempotency_key: IdempotencyKey
+) -> Sku:
+    request = pb.AdjustStockRequest(
+        sku_id=sku_id, delta=body.delta, reason=body.reason, idempotency_key=idempotency_key or ""
     )
-    reply = await rpc.retail("CreateOrder", request)
-    return Order.from_pb(reply.order)
-
-
-@router.get("/orders/{order_id}", responses=errors.NEEDS_TOKEN, summary="One of the caller's orders (authenticated)")
-async def get_order(order_id: PathId, rpc: Authenticated) -> Order:
-    reply = await rpc.retail("GetOrder", pb.GetOrderRequest(order_id=order_id))
-    return Order.from_pb(reply.order)
+    reply = await rpc.retail("AdjustStock", request)
+    return Sku.from_pb(reply.sku)
