@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -29,7 +30,7 @@ import pytest
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from mallkit import mongo
+from mallkit import events, grpc_server, mongo
 from mallkit.grpc_server import tcp_check
 from mallkit.outbox import Publisher
 
@@ -139,6 +140,44 @@ def mongo_db(mongo_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def infra_env(mongo_uri: str, redis_url: str, amqp_uri: str) -> dict[str, str]:
     """Environment for child processes, pointing at the same servers as the test."""
     return {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "AMQP_URI": amqp_uri, "SOCIALMALL_ENV": "dev"}
+
+
+ATTRIBUTION_FIELDS = ("store_id", "group_team_id", "bargain_id", "post_id", "kol_link_id", "agent_id")
+
+
+def order_paid_event(
+    order_id: str, *, total_fen: int = 1990, buyer_id: str = "u_buyer", sku_id: str = "sku_1", **attribution: str
+) -> dict:
+    """retail's order_paid envelope as its consumers receive it, one line of one unit (what retail
+    really raises is pinned against every consumer by tests/contract/test_order_paid_contract.py)."""
+    unknown = set(attribution) - set(ATTRIBUTION_FIELDS)
+    if unknown:
+        raise TypeError(f"not attribution fields: {sorted(unknown)}")
+    return events.new_event(
+        "retail",
+        "order_paid",
+        {
+            "order_id": order_id,
+            "buyer_id": buyer_id,
+            "total_fen": total_fen,
+            "items": [{"sku_id": sku_id, "quantity": 1, "unit_price_fen": total_fen, "amount_fen": total_fen}],
+            "attribution": {field: attribution.get(field, "") for field in ATTRIBUTION_FIELDS},
+            "transaction_id": f"tx_{order_id}",
+            "paid_at": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+@contextlib.contextmanager
+def grpc_test_server(register: Callable[[grpc.Server], None]) -> Iterator[str]:
+    """An in-process gRPC server with the kit's bootstrap (so errors map as in production) on a
+    free port; yields its target."""
+    app = grpc_server.build(name="test", port=0, host="127.0.0.1", register=register, service_names=[], checks={})
+    app.start()
+    try:
+        yield f"127.0.0.1:{app.port}"
+    finally:
+        app.stop(grace=0)
 
 
 def free_port() -> int:

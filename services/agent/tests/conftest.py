@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pytest
 
 from agent import service
 from agent.documents import Agent
 from mallkit import context
-from mallkit.events import new_event
+from mallkit.testing import order_paid_event
 
 
 @pytest.fixture
@@ -27,27 +26,4 @@ def register(mongo_db: str) -> Callable[..., Agent]:
 @pytest.fixture
 def order_paid() -> Callable[..., dict]:
     """retail's order_paid envelope for one order, attributed to `agent_id`."""
-
-    def make(order_id: str, agent_id: str, total_fen: int = 3980) -> dict:
-        return new_event(
-            "retail",
-            "order_paid",
-            {
-                "order_id": order_id,
-                "buyer_id": "u_buyer",
-                "total_fen": total_fen,
-                "items": [{"sku_id": "sku_1", "quantity": 1, "unit_price_fen": total_fen, "amount_fen": total_fen}],
-                "attribution": {
-                    "store_id": "",
-                    "group_team_id": "",
-                    "bargain_id": "",
-                    "post_id": "",
-                    "kol_link_id": "",
-                    "agent_id": agent_id,
-                },
-                "transaction_id": f"tx_{order_id}",
-                "paid_at": datetime.now(UTC).isoformat(),
-            },
-        )
-
-    return make
+    return lambda order_id, agent_id, total_fen=3980: order_paid_event(order_id, total_fen=total_fen, agent_id=agent_id)

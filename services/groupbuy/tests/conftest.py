@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from mallkit import context, grpc_server
+from mallkit import context
 from mallkit.errors import NotFound, Unavailable
-from mallkit.events import new_event
+from mallkit.testing import grpc_test_server, order_paid_event
 from socialmall.common.v1 import money_pb2
 from socialmall.retail.v1 import retail_pb2, retail_pb2_grpc
 
@@ -43,36 +43,13 @@ def fake_retail() -> FakeRetail:
 @pytest.fixture
 def retail_target(fake_retail: FakeRetail) -> Iterator[str]:
     """The fake retail behind a real in-process gRPC server (the kit's bootstrap maps its errors)."""
-    app = grpc_server.build(
-        name="fake-retail",
-        port=0,
-        host="127.0.0.1",
-        register=lambda server: retail_pb2_grpc.add_RetailServiceServicer_to_server(fake_retail, server),
-        service_names=[],
-        checks={},
-    ).start()
-    yield f"127.0.0.1:{app.port}"
-    app.stop(grace=0)
+    with grpc_test_server(lambda server: retail_pb2_grpc.add_RetailServiceServicer_to_server(fake_retail, server)) as t:
+        yield t
 
 
 @pytest.fixture
-def order_paid() -> Callable[..., dict[str, Any]]:
-    """retail's order_paid envelope, as retail_s2b2c.service._order_event builds it."""
-
-    def make(order_id: str, buyer_id: str = "u_buyer", total_fen: int = 3980, group_team_id: str = "") -> dict:
-        attribution = dict.fromkeys(("store_id", "bargain_id", "post_id", "kol_link_id", "agent_id"), "")
-        return new_event(
-            "retail",
-            "order_paid",
-            {
-                "order_id": order_id,
-                "buyer_id": buyer_id,
-                "total_fen": total_fen,
-                "items": [{"sku_id": "sku_mist", "quantity": 1, "unit_price_fen": total_fen, "amount_fen": total_fen}],
-                "attribution": {**attribution, "group_team_id": group_team_id},
-                "transaction_id": "tx_1",
-                "paid_at": "2025-01-01T00:00:00+00:00",
-            },
-        )
-
-    return make
+def order_paid() -> Callable[..., dict]:
+    """retail's order_paid envelope, attributed to a group team."""
+    return lambda order_id, buyer_id="u_buyer", total_fen=3980, group_team_id="": order_paid_event(
+        order_id, total_fen=total_fen, buyer_id=buyer_id, sku_id="sku_mist", group_team_id=group_team_id
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -12,7 +11,7 @@ from guide import service
 from guide.config import GuideSettings
 from guide.documents import Link
 from mallkit import context, errors
-from mallkit.events import new_event
+from mallkit.testing import order_paid_event
 from socialmall.retail.v1 import retail_pb2
 
 KNOWN_SKU = "sku_known"
@@ -68,27 +67,6 @@ def create_link(mongo_db: str, settings: GuideSettings, retail: FakeRetail) -> C
 @pytest.fixture
 def order_paid() -> Callable[..., dict]:
     """retail's order_paid envelope for one order, attributed to `kol_link_id`."""
-
-    def make(order_id: str, kol_link_id: str, total_fen: int = 1990) -> dict:
-        return new_event(
-            "retail",
-            "order_paid",
-            {
-                "order_id": order_id,
-                "buyer_id": "u_buyer",
-                "total_fen": total_fen,
-                "items": [{"sku_id": KNOWN_SKU, "quantity": 1, "unit_price_fen": total_fen, "amount_fen": total_fen}],
-                "attribution": {
-                    "store_id": "",
-                    "group_team_id": "",
-                    "bargain_id": "",
-                    "post_id": "",
-                    "kol_link_id": kol_link_id,
-                    "agent_id": "",
-                },
-                "transaction_id": f"tx_{order_id}",
-                "paid_at": datetime.now(UTC).isoformat(),
-            },
-        )
-
-    return make
+    return lambda order_id, kol_link_id, total_fen=1990: order_paid_event(
+        order_id, total_fen=total_fen, sku_id=KNOWN_SKU, kol_link_id=kol_link_id
+    )
