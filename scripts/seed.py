@@ -108,10 +108,10 @@ def main() -> int:
             {"title": "周末下午茶 Weekend tea", "body": "龙井配橙子, 清爽!", "sku_ids": rng.sample(skus, 2)},
         )
         bar.update()
-        root = api.post("/agents", api.token("u_agent_root", "consumer"), {"display_name": "总代 Lin"})
+        root = api.post("/agents", api.token("u_agent_root", "agent"), {"display_name": "总代 Lin"})
         api.post(
             "/agents",
-            api.token("u_agent_2", "consumer"),
+            api.token("u_agent_2", "agent"),
             {"display_name": "小王 Wang", "invite_code": root["invite_code"]},
         )
         bar.update()

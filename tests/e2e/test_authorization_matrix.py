@@ -36,6 +36,7 @@ JWT_SECRET = os.environ.get("JWT_SECRET", DEV_JWT_SECRET)  # the platform's gate
 class User:
     id: str
     headers: dict[str, str]
+    refresh_token: str
 
 
 @dataclass
@@ -70,7 +71,8 @@ def users(api: httpx.Client) -> tuple[User, User]:
     found = []
     for _ in (1, 2):
         tokens = sign_up(api)
-        found.append(User(tokens["account"]["id"], {"Authorization": f"Bearer {tokens['access_token']}"}))
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        found.append(User(tokens["account"]["id"], bearer, tokens["refresh_token"]))
     return found[0], found[1]
 
 
@@ -80,7 +82,7 @@ def sku_id(platform: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def owned(api: httpx.Client, users: tuple[User, User], sku_id: str) -> Owned:
+def owned(api: httpx.Client, platform: Any, users: tuple[User, User], sku_id: str) -> Owned:
     owner = users[0].headers
     lines = {"lines": [{"sku_id": sku_id, "quantity": 1}]}
     order = api.post("/orders", json=lines, headers=owner).json()
@@ -90,9 +92,19 @@ def owned(api: httpx.Client, users: tuple[User, User], sku_id: str) -> Owned:
     while api.get(f"/groupbuy/paid-orders/{paid['id']}", headers=owner).status_code != 200:
         assert time.monotonic() < deadline, "groupbuy never recorded the paid order"
         time.sleep(0.2)
+    # agents and KOL links need roles granted by approval: apply, an admin approves, refresh the token
+    admin = platform.token(f"u_matrix_admin_{secrets.token_hex(3)}", "admin")
+    for role in ("agent", "kol"):
+        applied = api.post("/role-applications", json={"role": role}, headers=owner)
+        assert applied.status_code == 201, applied.text
+        decided = api.post(f"/admin/role-applications/{applied.json()['id']}/approve", json={}, headers=admin)
+        assert decided.status_code == 200, decided.text
+    refreshed = api.post("/auth/refresh", json={"refresh_token": users[0].refresh_token})
+    assert refreshed.status_code == 200, refreshed.text
+    owner = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
     agent = api.post("/agents", json={"display_name": "Owner"}, headers=owner)
     link = api.post("/guide/links", json={"sku_id": sku_id}, headers=owner)
-    application = api.post("/role-applications", json={"role": "kol"}, headers=owner)
+    application = api.post("/role-applications", json={"role": "brand"}, headers=owner)
     assert (agent.status_code, link.status_code, application.status_code) == (201, 201, 201)
     return Owned(order["id"], paid["id"], agent.json()["id"], link.json()["id"], application.json()["id"])
 

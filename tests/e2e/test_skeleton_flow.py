@@ -89,11 +89,11 @@ def test_every_service_slice_works_through_the_gateway(api, platform, sku):
     assert post.status_code == 201, post.text
     assert api.get(f"/posts/{post.json()['id']}").json()["sku_ids"] == [sku["id"]]
 
-    root = api.post("/agents", headers=platform.token("u_agent_root", "consumer"), json={"display_name": "Lin"})
+    root = api.post("/agents", headers=platform.token("u_agent_root", "agent"), json={"display_name": "Lin"})
     assert root.status_code == 201, root.text
     child = api.post(
         "/agents",
-        headers=platform.token("u_agent_kid", "consumer"),
+        headers=platform.token("u_agent_kid", "agent"),
         json={"display_name": "Wang", "invite_code": root.json()["invite_code"]},
     )
     assert child.status_code == 201, child.text

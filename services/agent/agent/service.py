@@ -11,10 +11,12 @@ from agent.documents import Agent, AgentSale, ComplianceAlarm
 from agent.domain import network
 from agent.domain.sales import attributed_sale
 from mallkit import ids, mongo
-from mallkit.access import ADMIN, require_user
+from mallkit.access import ADMIN, require_role, require_user
 from mallkit.errors import AlreadyExists, NotFound
 
 log = logging.getLogger(__name__)
+
+AGENT = "agent"
 
 CODE_ATTEMPTS = 5
 
@@ -63,8 +65,10 @@ def _record_alarms(agent: Agent) -> None:
 
 
 def register_agent(display_name: str, invite_code: str = "") -> Agent:
-    """Join as an agent: free (no fee, no purchase); under the upline owning `invite_code`, if given."""
-    who = require_user()
+    """Join as an agent: free (no fee, no purchase); under the upline owning `invite_code`, if given.
+
+    The agent role itself carries money, so it is granted by approval at the gateway, never self-assigned."""
+    who = require_role(AGENT)
     name = network.check_display_name(display_name)
     upline = _upline_by_code(invite_code) if invite_code.strip() else None
     agent_id = ids.new_id("agt")

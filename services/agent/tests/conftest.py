@@ -17,7 +17,7 @@ def register(mongo_db: str) -> Callable[..., Agent]:
     """`register(user_id, invite_code="")` registers that user as an agent."""
 
     def make(user_id: str, invite_code: str = "") -> Agent:
-        with context.bound(context.new_request_id(), context.Caller(user_id, frozenset({"consumer"}))):
+        with context.bound(context.new_request_id(), context.Caller(user_id, frozenset({"agent"}))):
             return service.register_agent(f"agent {user_id}", invite_code)
 
     return make

@@ -13,12 +13,14 @@ from guide.documents import AttributedOrder, Click, Link
 from guide.domain import links
 from guide.domain.attribution import linked_order
 from mallkit import ids, mongo
-from mallkit.access import ADMIN, require_user
+from mallkit.access import ADMIN, require_role, require_user
 from mallkit.clock import now
 from mallkit.errors import NotFound
 from socialmall.retail.v1 import retail_pb2
 
 log = logging.getLogger(__name__)
+
+KOL = "kol"
 
 
 CODE_ATTEMPTS = 5
@@ -44,11 +46,8 @@ def _check_sku(retail: Retail, sku_id: str) -> None:
 
 
 def create_link(sku_id: str, settings: GuideSettings, retail: Retail) -> Link:
-    """A tracked link to a SKU for the caller.
-
-    Any signed-in user may create one for now; only approved KOLs will (KOL approval is a later issue).
-    """
-    who = require_user()
+    """A tracked link to a SKU for the caller, who must hold the kol role (granted by approval)."""
+    who = require_role(KOL)
     _check_sku(retail, sku_id)
     link_id = ids.new_id("lnk")
     link = Link(

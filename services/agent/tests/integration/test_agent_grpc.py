@@ -22,8 +22,8 @@ def stub(mongo_db, amqp_uri, monkeypatch):
     app.stop(grace=0)
 
 
-def meta(user_id: str = "") -> list[tuple[str, str]]:
-    return context.to_metadata(context.new_request_id(), context.Caller(user_id, frozenset({"consumer"})))
+def meta(user_id: str = "", role: str = "agent") -> list[tuple[str, str]]:
+    return context.to_metadata(context.new_request_id(), context.Caller(user_id, frozenset({role})))
 
 
 def refusal(call) -> tuple[grpc.StatusCode, str]:
@@ -54,6 +54,10 @@ def test_refusals_over_grpc(stub):
         grpc.StatusCode.PERMISSION_DENIED,
         "unauthenticated",
     )
+    # the agent role is granted by approval; a plain consumer cannot make itself an agent
+    assert refusal(
+        lambda: register(pb.RegisterAgentRequest(display_name="x"), metadata=meta("u_9", "consumer"), timeout=5)
+    ) == (grpc.StatusCode.PERMISSION_DENIED, "role_required")
     unknown_code = pb.RegisterAgentRequest(display_name="x", invite_code="ZZZZZZZZ")
     assert refusal(lambda: register(unknown_code, metadata=meta("u_1"), timeout=5)) == (
         grpc.StatusCode.NOT_FOUND,

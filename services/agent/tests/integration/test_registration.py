@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def as_user(user_id: str):
-    return context.bound(context.new_request_id(), context.Caller(user_id, frozenset({"consumer"})))
+    return context.bound(context.new_request_id(), context.Caller(user_id, frozenset({"agent"})))
 
 
 def test_chain_root_to_depth_three_records_a_depth_alarm(register):

@@ -85,11 +85,13 @@ def test_refusals_over_grpc(stub):
         grpc.StatusCode.PERMISSION_DENIED,
         "unauthenticated",
     )
-    assert refusal(lambda: create(pb.CreateLinkRequest(sku_id="sku_gone"), metadata=meta("u_kol"), timeout=5)) == (
+    assert refusal(
+        lambda: create(pb.CreateLinkRequest(sku_id="sku_gone"), metadata=meta("u_kol", "kol"), timeout=5)
+    ) == (
         grpc.StatusCode.NOT_FOUND,
         "sku_not_found",
     )
-    link = create(pb.CreateLinkRequest(sku_id=KNOWN_SKU), metadata=meta("u_kol"), timeout=5).link
+    link = create(pb.CreateLinkRequest(sku_id=KNOWN_SKU), metadata=meta("u_kol", "kol"), timeout=5).link
     assert refusal(lambda: stub.GetLink(pb.GetLinkRequest(link_id=link.id), metadata=meta("u_other"), timeout=5)) == (
         grpc.StatusCode.NOT_FOUND,
         "link_not_found",

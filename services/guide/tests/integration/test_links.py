@@ -36,10 +36,10 @@ def test_create_link_refusals(mongo_db, settings, retail):
     with pytest.raises(PermissionDenied) as err:
         service.create_link(KNOWN_SKU, settings, retail)
     assert err.value.code == "unauthenticated"
-    with as_user("u_kol"), pytest.raises(NotFound) as err:
+    with as_user("u_kol", "kol"), pytest.raises(NotFound) as err:
         service.create_link("sku_gone", settings, retail)
     assert err.value.code == "sku_not_found"  # retail said "not_found"; guide names its own error
-    with as_user("u_kol"), pytest.raises(NotFound) as err:
+    with as_user("u_kol", "kol"), pytest.raises(NotFound) as err:
         service.create_link("not an id", settings, retail)
     assert err.value.code == "sku_not_found"
     assert retail.asked == ["sku_gone"] and Link.objects.count() == 0
@@ -84,7 +84,7 @@ def test_resolve_refusals(mongo_db, cache):
 def test_links_are_private_to_their_owner_and_admins(create_link, cache):
     link = create_link("u_kol")
     service.resolve_link(link.code, "", cache)
-    with as_user("u_kol"):
+    with as_user("u_kol", "kol"):
         assert service.get_link(link.id).clicks == 1
     with as_user("u_admin", "admin"):
         assert service.get_link(link.id).id == link.id
