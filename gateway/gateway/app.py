@@ -6,10 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-import redis.asyncio as aioredis
 from fastapi import FastAPI
-from redis.asyncio.retry import Retry
-from redis.backoff import ConstantBackoff
 from starlette.concurrency import run_in_threadpool
 
 from gateway import errors, openapi
@@ -35,7 +32,7 @@ from gateway.routes import (
     wallet,
 )
 from gateway.settings import GatewaySettings
-from mallkit import logs, mongo
+from mallkit import logs, mongo, redis_conn
 
 API_PREFIX = "/api/v1"
 ROOT_ROUTERS = (health.router, guide.redirect_router)
@@ -112,7 +109,7 @@ TAGS = [
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: GatewaySettings = app.state.settings
     await run_in_threadpool(open_database, settings)
-    cache = open_redis(settings)
+    cache = redis_conn.connect_async(settings.kit)
     app.state.redis = cache
     app.state.limiter = RateLimiter(cache)
     app.state.codes = Codes(cache, settings)
@@ -136,17 +133,6 @@ def open_database(settings: GatewaySettings) -> None:
     """Accounts live in the gateway's own database; indexes (unique phone) exist before serving."""
     mongo.connect(settings.mongo_db, settings.kit)
     mongo.ensure_indexes(DOCUMENTS)
-
-
-def open_redis(settings: GatewaySettings) -> aioredis.Redis:
-    """As `mallkit.redis_conn.connect`, for asyncio: one quick retry, short timeouts."""
-    return aioredis.Redis.from_url(
-        settings.kit.redis_url,
-        decode_responses=True,
-        socket_timeout=2,
-        socket_connect_timeout=1,
-        retry=Retry(ConstantBackoff(0.05), 1),
-    )
 
 
 def create_app(settings: GatewaySettings | None = None, *, configure_logging: bool = True) -> FastAPI:

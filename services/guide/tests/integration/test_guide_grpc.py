@@ -5,8 +5,9 @@ import pytest
 
 from guide.api import build
 from guide.config import GuideSettings
-from mallkit import context, errors, grpc_server
+from mallkit import context, errors
 from mallkit.config import KitSettings
+from mallkit.testing import grpc_test_server
 from socialmall.guide.v1 import guide_pb2 as pb
 from socialmall.guide.v1 import guide_pb2_grpc as pb_grpc
 from socialmall.retail.v1 import retail_pb2, retail_pb2_grpc
@@ -30,16 +31,8 @@ class FakeRetailServicer(retail_pb2_grpc.RetailServiceServicer):
 @pytest.fixture
 def fake_retail():
     servicer = FakeRetailServicer()
-    app = grpc_server.build(
-        name="fake-retail",
-        port=0,
-        host="127.0.0.1",
-        register=lambda server: retail_pb2_grpc.add_RetailServiceServicer_to_server(servicer, server),
-        service_names=[retail_pb2.DESCRIPTOR.services_by_name["RetailService"].full_name],
-        checks={},
-    ).start()
-    yield servicer, f"127.0.0.1:{app.port}"
-    app.stop(grace=0)
+    with grpc_test_server(lambda server: retail_pb2_grpc.add_RetailServiceServicer_to_server(servicer, server)) as t:
+        yield servicer, t
 
 
 @pytest.fixture

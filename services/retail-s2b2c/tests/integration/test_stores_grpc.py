@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from mallkit import context, grpc_server
+from mallkit import context
+from mallkit.testing import grpc_test_server
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.documents.stores import Binding, Store, StoreProduct
 from retail_s2b2c.servicers.stores import StoreServicer
@@ -24,17 +25,12 @@ CONSUMER = context.Caller("u_consumer", frozenset({"consumer"}))
 
 @pytest.fixture
 def stub(mongo_db: str, settings: RetailSettings) -> Iterator[pb_grpc.StoreServiceStub]:
-    app = grpc_server.build(
-        name="retail-test",
-        port=0,
-        host="127.0.0.1",
-        register=lambda s: pb_grpc.add_StoreServiceServicer_to_server(StoreServicer(settings), s),
-        service_names=[pb.DESCRIPTOR.services_by_name["StoreService"].full_name],
-        checks={},
-    ).start()
-    with grpc.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+    servicer = StoreServicer(settings)
+    with (
+        grpc_test_server(lambda s: pb_grpc.add_StoreServiceServicer_to_server(servicer, s)) as target,
+        grpc.insecure_channel(target) as channel,
+    ):
         yield pb_grpc.StoreServiceStub(channel)
-    app.stop(grace=0)
 
 
 def meta(who: context.Caller) -> list[tuple[str, str]]:
