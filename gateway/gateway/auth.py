@@ -1,7 +1,8 @@
 """Identity at the edge: HS256 access tokens and the dependencies that say who may call a route.
 
-Every route takes exactly one of `public`, `authenticated` or `role(...)` as its `Rpc` dependency,
-so the access rule sits in the route's signature and the verified caller rides on every gRPC call.
+Every route takes exactly one of `public`, `optionally_authenticated`, `authenticated` or `role(...)`
+as its `Rpc` dependency, so the access rule sits in the route's signature and the verified caller
+rides on every gRPC call.
 The same dependencies charge the request to the per-IP and per-user rate limits.
 """
 
@@ -26,7 +27,18 @@ from mallkit.ids import ID_PATTERN
 ISSUER = "socialmall"
 ALGORITHM = "HS256"
 
-__all__ = ["ROLES", "Role", "authenticated", "client_ip", "current_caller", "issue_token", "public", "role"]
+__all__ = [
+    "OPTIONAL_TOKEN",
+    "ROLES",
+    "Role",
+    "authenticated",
+    "client_ip",
+    "current_caller",
+    "issue_token",
+    "optionally_authenticated",
+    "public",
+    "role",
+]
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -113,6 +125,21 @@ async def public(request: Request) -> Rpc:
     """Anyone may call; no identity is read or forwarded."""
     await charge(request, ANONYMOUS)
     return _rpc(request, ANONYMOUS)
+
+
+async def optionally_authenticated(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Rpc:
+    """Anyone may call; a token, when sent, must be valid (else 401) and its caller is forwarded, so the
+    service can show its owner more (e.g. their own drafts)."""
+    caller = ANONYMOUS if credentials is None else await current_caller(request, credentials)
+    await charge(request, caller)
+    return _rpc(request, caller)
+
+
+# `openapi_extra` for routes on `optionally_authenticated`: FastAPI lists the bearer scheme as
+# required; appending the empty requirement makes it optional in the document.
+OPTIONAL_TOKEN = {"security": [{}]}
 
 
 async def authenticated(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Rpc:

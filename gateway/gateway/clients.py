@@ -30,12 +30,15 @@ STUBS: dict[str, type] = {
 SHARED: dict[str, tuple[str, type]] = {
     "stores": ("retail", stores_pb2_grpc.StoreServiceStub),
     "wallet": ("retail", wallet_pb2_grpc.WalletServiceStub),
+    "bargain": ("groupbuy", groupbuy_pb2_grpc.BargainServiceStub),
 }
 # Beyond Get*/List*: methods safe to retry on UNAVAILABLE. CreatePayment is get-or-create per order;
 # the retail contract makes HandlePaymentNotify, ShipOrder (same tracking), ConfirmReceipt and
 # ReviewRefund repeatable, RequestRefund idempotent by its (required) key; store listings are upserts
 # and deletes; the gateway always sends RequestWithdrawal a key; a repeated review decision returns
-# the withdrawal. ResolveLink is not: it counts a click. AdjustStock is not without a key.
+# the withdrawal. ResolveLink is not: it counts a click; nor ShareTeam, which may count a share.
+# AdjustStock is not without a key; nor are PlaceSeatOrder, PlaceSoloOrder and BuyBargain, which
+# carry no key to groupbuy (the gateway's Idempotency-Key guards them at the edge).
 IDEMPOTENT: dict[str, tuple[str, ...]] = {
     "retail": ("CreatePayment", "HandlePaymentNotify", "ShipOrder", "ConfirmReceipt", "RequestRefund", "ReviewRefund"),
     "stores": ("PutStoreProduct", "RemoveStoreProduct"),
@@ -53,6 +56,7 @@ class Clients:
     guide: AsyncServiceClient
     stores: AsyncServiceClient  # on retail's channel
     wallet: AsyncServiceClient  # on retail's channel
+    bargain: AsyncServiceClient  # on groupbuy's channel
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> Clients:
@@ -125,3 +129,4 @@ class Rpc:
         self.guide = Upstream(clients.guide, self.metadata)
         self.stores = Upstream(clients.stores, self.metadata)
         self.wallet = Upstream(clients.wallet, self.metadata)
+        self.bargain = Upstream(clients.bargain, self.metadata)

@@ -7,7 +7,10 @@ from typing import Annotated, Generic, TypeVar
 
 from fastapi import Path, Query
 from google.protobuf.message import Message
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from socialmall.common.v1 import page_pb2
 
 ID_REGEX = r"^[A-Za-z0-9_-]+$"
 ID_MAX_LENGTH = 64
@@ -48,6 +51,25 @@ def _integral(value: object) -> object:
 JsonInt = Annotated[int, BeforeValidator(_integral)]
 
 
+def _iso_text(value: object) -> object:
+    """A time in a request body is ISO-8601 text; a number (epoch seconds?) is refused, not guessed."""
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO-8601 date-time string with a time zone")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+08:00
+        raise ValueError("the time is out of range") from exc
+
+
+# A time in a strict request body: ISO-8601 with a zone ("2025-02-01T08:00:00Z", "…+08:00"), never
+# naive; read as UTC.
+JsonDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text), AfterValidator(_utc)]
+
+
 class RequestBody(BaseModel):
     """Request bodies are strict: unknown fields and loosely typed values (\"3\" for 3) are a 422."""
 
@@ -57,6 +79,19 @@ class RequestBody(BaseModel):
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(..., description="Pass as `cursor` for the next page; null on the last page.")
+
+
+def page_of(cursor: str | None, limit: int) -> page_pb2.PageRequest:
+    return page_pb2.PageRequest(cursor=cursor or "", limit=limit)
+
+
+def timestamp_of(value: datetime | None) -> Timestamp | None:
+    """An aware datetime as a proto Timestamp, None for None (the field stays unset)."""
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value.astimezone(UTC))
+    return stamp
 
 
 def time_of(message: Message, field: str) -> datetime | None:

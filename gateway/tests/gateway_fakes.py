@@ -34,6 +34,13 @@ LINK_TARGET = "/products/prd_1?link=lnk_1"
 UNSAFE_CODE = "evil"
 SHARE_CODE = "K7Q2ZP9M"
 STORE_PRICE_FEN = 12800
+GROUP_PRICE_FEN = 990
+SOLO_PRICE_FEN = 1790
+GROUP_SHARE_CODE = "G7K2QX9P"
+HOLD_EXPIRES_AT = datetime(2025, 1, 31, 8, 15, tzinfo=UTC)
+BARGAIN_ORIGINAL_FEN = 12800
+BARGAIN_FLOOR_FEN = 6800
+BARGAIN_CUT_FEN = 1200
 
 
 def ts(value: datetime = CREATED_AT) -> Timestamp:
@@ -426,10 +433,37 @@ class FakeGroupbuy(Fake, groupbuy_pb2_grpc.GroupbuyServiceServicer):
             id=campaign_id,
             owner_id=owner_id,
             sku_id="sku_1",
-            group_price=fen(990),
+            group_price=fen(GROUP_PRICE_FEN),
             team_size=3,
             expiry_hours=24,
             status=groupbuy_pb2.CAMPAIGN_STATUS_LIVE,
+            created_at=ts(),
+            seat_allotment=1000,
+            seats_claimed=17,
+        )
+
+    def _seat(self, team_id: str, user_id: str, seat_no: int = 1, quantity: int = 1) -> groupbuy_pb2.Seat:
+        return groupbuy_pb2.Seat(
+            team_id=team_id,
+            campaign_id="cmp_1",
+            user_id=user_id,
+            seat_no=seat_no,
+            leader=seat_no == 1,
+            status=groupbuy_pb2.SEAT_STATUS_HELD,
+            quantity=quantity,
+            price=fen(GROUP_PRICE_FEN * quantity),
+            hold_expires_at=ts(HOLD_EXPIRES_AT),
+            claimed_at=ts(),
+        )
+
+    def _team(self, team_id: str, leader_id: str = "u_leader", seats: int = 1) -> groupbuy_pb2.Team:
+        return groupbuy_pb2.Team(
+            id=team_id,
+            campaign_id="cmp_1",
+            leader_id=leader_id,
+            team_size=3,
+            status=groupbuy_pb2.TEAM_STATUS_FORMING,
+            seats_claimed=seats,
             created_at=ts(),
         )
 
@@ -439,11 +473,108 @@ class FakeGroupbuy(Fake, groupbuy_pb2_grpc.GroupbuyServiceServicer):
         campaign.group_price.fen = request.group_price.fen
         campaign.team_size = request.team_size
         campaign.expiry_hours = request.expiry_hours or 24
+        campaign.leader_price.CopyFrom(request.leader_price)
+        campaign.solo_price.CopyFrom(request.solo_price)
+        campaign.seat_allotment = request.seat_allotment or 1000
+        campaign.seats_claimed = 0
+        if request.HasField("start_time"):
+            campaign.start_time.CopyFrom(request.start_time)
+        if request.HasField("end_time"):
+            campaign.end_time.CopyFrom(request.end_time)
+        campaign.limits.CopyFrom(request.limits)
+        campaign.virtual_fill_percent = request.virtual_fill_percent
+        campaign.distribution_enabled = request.distribution_enabled
+        campaign.status = groupbuy_pb2.CAMPAIGN_STATUS_LIVE if request.publish else groupbuy_pb2.CAMPAIGN_STATUS_DRAFT
         return groupbuy_pb2.CreateCampaignResponse(campaign=campaign)
+
+    def PublishCampaign(self, request, context):
+        md = self.enter("PublishCampaign", request, context)
+        campaign = self._campaign(request.campaign_id, md.get("x-user-id", ""))
+        campaign.status = groupbuy_pb2.CAMPAIGN_STATUS_SCHEDULED
+        campaign.start_time.CopyFrom(ts(datetime(2025, 2, 1, tzinfo=UTC)))
+        return groupbuy_pb2.PublishCampaignResponse(campaign=campaign)
+
+    def EndCampaign(self, request, context):
+        md = self.enter("EndCampaign", request, context)
+        campaign = self._campaign(request.campaign_id, md.get("x-user-id", ""))
+        campaign.status = groupbuy_pb2.CAMPAIGN_STATUS_ENDED
+        return groupbuy_pb2.EndCampaignResponse(campaign=campaign)
 
     def GetCampaign(self, request, context):
         self.enter("GetCampaign", request, context)
         return groupbuy_pb2.GetCampaignResponse(campaign=self._campaign(request.campaign_id))
+
+    def ListCampaigns(self, request, context):
+        self.enter("ListCampaigns", request, context)
+        more = "" if request.page.cursor else "Y21wXzI"
+        campaigns = [self._campaign("cmp_2"), self._campaign("cmp_1")]
+        campaigns[0].solo_price.fen = SOLO_PRICE_FEN
+        return groupbuy_pb2.ListCampaignsResponse(campaigns=campaigns, page=page_pb2.PageResponse(next_cursor=more))
+
+    def OpenTeam(self, request, context):
+        md = self.enter("OpenTeam", request, context)
+        user = md.get("x-user-id", "")
+        seat = self._seat("team_1", user, 1, request.quantity or 1)
+        team = self._team("team_1", user)
+        team.seats.append(seat)
+        return groupbuy_pb2.OpenTeamResponse(team=team, seat=seat)
+
+    def JoinTeam(self, request, context):
+        md = self.enter("JoinTeam", request, context)
+        team_id = request.team_id or "team_shared"
+        seat = self._seat(team_id, md.get("x-user-id", ""), 2, request.quantity or 1)
+        return groupbuy_pb2.JoinTeamResponse(seat=seat)
+
+    def PlaceSeatOrder(self, request, context):
+        md = self.enter("PlaceSeatOrder", request, context)
+        seat = self._seat(request.team_id, md.get("x-user-id", ""), 2)
+        seat.order_id = "ord_1"
+        return groupbuy_pb2.PlaceSeatOrderResponse(seat=seat)
+
+    def LeaveTeam(self, request, context):
+        md = self.enter("LeaveTeam", request, context)
+        team = self._team(request.team_id, md.get("x-user-id", ""), 0)
+        team.status = groupbuy_pb2.TEAM_STATUS_FAILED
+        team.failure_reason = "leader_left"
+        return groupbuy_pb2.LeaveTeamResponse(team=team)
+
+    def GetTeam(self, request, context):
+        md = self.enter("GetTeam", request, context)
+        team = self._team(request.team_id, "u_leader", 2)
+        team.seats_paid = 1
+        team.expires_at.CopyFrom(ts(datetime(2025, 2, 1, 8, 5, tzinfo=UTC)))
+        paid = self._seat(request.team_id, "u_leader", 1)
+        paid.status, paid.order_id = groupbuy_pb2.SEAT_STATUS_PAID, "ord_0"
+        paid.paid_at.CopyFrom(ts(datetime(2025, 1, 31, 8, 5, tzinfo=UTC)))
+        team.seats.extend([paid, self._seat(request.team_id, md.get("x-user-id", ""), 2)])
+        return groupbuy_pb2.GetTeamResponse(team=team)
+
+    def ListJoinableTeams(self, request, context):
+        self.enter("ListJoinableTeams", request, context)
+        return groupbuy_pb2.ListJoinableTeamsResponse(teams=[self._team("team_2", seats=2), self._team("team_3")])
+
+    def ListMySeats(self, request, context):
+        md = self.enter("ListMySeats", request, context)
+        more = "" if request.page.cursor else "c2VhdF8y"
+        seats = [self._seat("team_2", md.get("x-user-id", ""), 2), self._seat("team_1", md.get("x-user-id", ""))]
+        return groupbuy_pb2.ListMySeatsResponse(seats=seats, page=page_pb2.PageResponse(next_cursor=more))
+
+    def ShareTeam(self, request, context):
+        self.enter("ShareTeam", request, context)
+        return groupbuy_pb2.ShareTeamResponse(share_code=GROUP_SHARE_CODE)
+
+    def PlaceSoloOrder(self, request, context):
+        self.enter("PlaceSoloOrder", request, context)
+        price = fen(SOLO_PRICE_FEN * (request.quantity or 1))
+        return groupbuy_pb2.PlaceSoloOrderResponse(order_id="ord_solo", price=price)
+
+    def GetCampaignFunnel(self, request, context):
+        self.enter("GetCampaignFunnel", request, context)
+        totals = groupbuy_pb2.FunnelCounts(shares=120, opens=40, joins=75, paid=90, formed=25)
+        inviter = groupbuy_pb2.InviterFunnel(
+            inviter_id="u_42", counts=groupbuy_pb2.FunnelCounts(shares=10, joins=6, paid=5, formed=2)
+        )
+        return groupbuy_pb2.GetCampaignFunnelResponse(totals=totals, inviters=[inviter])
 
     def GetPaidOrder(self, request, context):
         md = self.enter("GetPaidOrder", request, context)
@@ -455,6 +586,107 @@ class FakeGroupbuy(Fake, groupbuy_pb2_grpc.GroupbuyServiceServicer):
             recorded_at=ts(),
         )
         return groupbuy_pb2.GetPaidOrderResponse(paid_order=paid)
+
+
+class FakeBargain(Fake, groupbuy_pb2_grpc.BargainServiceServicer):
+    def _campaign(self, campaign_id: str, owner_id: str = "u_brand") -> groupbuy_pb2.BargainCampaign:
+        return groupbuy_pb2.BargainCampaign(
+            id=campaign_id,
+            owner_id=owner_id,
+            sku_id="sku_1",
+            original_price=fen(BARGAIN_ORIGINAL_FEN),
+            floor_price=fen(BARGAIN_FLOOR_FEN),
+            helpers_needed=5,
+            expiry_hours=24,
+            buy_rule=groupbuy_pb2.BUY_RULE_ANY_PRICE,
+            daily_help_limit=3,
+            created_at=ts(),
+            status=groupbuy_pb2.CAMPAIGN_STATUS_LIVE,
+        )
+
+    def _bargain(self, bargain_id: str, initiator_id: str = "u_init", helps: int = 0) -> groupbuy_pb2.Bargain:
+        return groupbuy_pb2.Bargain(
+            id=bargain_id,
+            campaign_id="bgc_1",
+            initiator_id=initiator_id,
+            original_price=fen(BARGAIN_ORIGINAL_FEN),
+            floor_price=fen(BARGAIN_FLOOR_FEN),
+            current_price=fen(BARGAIN_ORIGINAL_FEN - BARGAIN_CUT_FEN * helps),
+            helpers_needed=5,
+            helps=helps,
+            status=groupbuy_pb2.BARGAIN_STATUS_ACTIVE,
+            expires_at=ts(datetime(2025, 2, 1, 8, 0, tzinfo=UTC)),
+            created_at=ts(),
+        )
+
+    def _help(self, bargain_id: str, helper_id: str, seq: int) -> groupbuy_pb2.BargainHelp:
+        return groupbuy_pb2.BargainHelp(
+            bargain_id=bargain_id,
+            helper_id=helper_id,
+            seq=seq,
+            cut=fen(BARGAIN_CUT_FEN),
+            price_after=fen(BARGAIN_ORIGINAL_FEN - BARGAIN_CUT_FEN * seq),
+            created_at=ts(datetime(2025, 1, 31, 9, 0, tzinfo=UTC)),
+        )
+
+    def CreateBargainCampaign(self, request, context):
+        md = self.enter("CreateBargainCampaign", request, context)
+        campaign = groupbuy_pb2.BargainCampaign(
+            id="bgc_1",
+            owner_id=md.get("x-user-id", ""),
+            sku_id=request.sku_id,
+            original_price=request.original_price,
+            floor_price=request.floor_price,
+            helpers_needed=request.helpers_needed,
+            expiry_hours=request.expiry_hours or 24,
+            buy_rule=request.buy_rule,
+            daily_help_limit=request.daily_help_limit,
+            new_users_only=request.new_users_only,
+            new_user_bonus=request.new_user_bonus,
+            created_at=ts(),
+            status=groupbuy_pb2.CAMPAIGN_STATUS_SCHEDULED
+            if request.HasField("start_time")
+            else groupbuy_pb2.CAMPAIGN_STATUS_LIVE,
+        )
+        if request.HasField("start_time"):
+            campaign.start_time.CopyFrom(request.start_time)
+        if request.HasField("end_time"):
+            campaign.end_time.CopyFrom(request.end_time)
+        return groupbuy_pb2.CreateBargainCampaignResponse(campaign=campaign)
+
+    def GetBargainCampaign(self, request, context):
+        self.enter("GetBargainCampaign", request, context)
+        return groupbuy_pb2.GetBargainCampaignResponse(campaign=self._campaign(request.campaign_id))
+
+    def StartBargain(self, request, context):
+        md = self.enter("StartBargain", request, context)
+        bargain = self._bargain("bgn_1", md.get("x-user-id", ""))
+        bargain.campaign_id = request.campaign_id
+        return groupbuy_pb2.StartBargainResponse(bargain=bargain)
+
+    def GetBargain(self, request, context):
+        self.enter("GetBargain", request, context)
+        return groupbuy_pb2.GetBargainResponse(bargain=self._bargain(request.bargain_id, helps=2))
+
+    def HelpBargain(self, request, context):
+        md = self.enter("HelpBargain", request, context)
+        return groupbuy_pb2.HelpBargainResponse(
+            help=self._help(request.bargain_id, md.get("x-user-id", ""), 3),
+            bargain=self._bargain(request.bargain_id, helps=3),
+        )
+
+    def ListBargainHelps(self, request, context):
+        self.enter("ListBargainHelps", request, context)
+        more = "" if request.page.cursor else "aGxwXzI"
+        helps = [self._help(request.bargain_id, "u_h1", 1), self._help(request.bargain_id, "u_h2", 2)]
+        return groupbuy_pb2.ListBargainHelpsResponse(helps=helps, page=page_pb2.PageResponse(next_cursor=more))
+
+    def BuyBargain(self, request, context):
+        md = self.enter("BuyBargain", request, context)
+        bargain = self._bargain(request.bargain_id, md.get("x-user-id", ""), helps=5)
+        bargain.current_price.fen = BARGAIN_FLOOR_FEN
+        bargain.status, bargain.order_id = groupbuy_pb2.BARGAIN_STATUS_ORDERED, "ord_bgn"
+        return groupbuy_pb2.BuyBargainResponse(bargain=bargain, price=fen(BARGAIN_FLOOR_FEN))
 
 
 class FakeContent(Fake, content_pb2_grpc.ContentServiceServicer):
@@ -516,14 +748,18 @@ class FakeGuide(Fake, guide_pb2_grpc.GuideServiceServicer):
         return guide_pb2.ResolveLinkResponse(link_id="lnk_1", target_url=target)
 
 
-# One server per service process; retail's also serves StoreService and WalletService, as the real one.
+# One server per service process; retail's also serves StoreService and WalletService, groupbuy's
+# BargainService, as the real ones do.
 REGISTRARS: dict[str, tuple[tuple[type[Fake], Any], ...]] = {
     "retail": (
         (FakeRetail, retail_pb2_grpc.add_RetailServiceServicer_to_server),
         (FakeStores, stores_pb2_grpc.add_StoreServiceServicer_to_server),
         (FakeWallet, wallet_pb2_grpc.add_WalletServiceServicer_to_server),
     ),
-    "groupbuy": ((FakeGroupbuy, groupbuy_pb2_grpc.add_GroupbuyServiceServicer_to_server),),
+    "groupbuy": (
+        (FakeGroupbuy, groupbuy_pb2_grpc.add_GroupbuyServiceServicer_to_server),
+        (FakeBargain, groupbuy_pb2_grpc.add_BargainServiceServicer_to_server),
+    ),
     "content": ((FakeContent, content_pb2_grpc.add_ContentServiceServicer_to_server),),
     "agent": ((FakeAgent, agent_pb2_grpc.add_AgentServiceServicer_to_server),),
     "guide": ((FakeGuide, guide_pb2_grpc.add_GuideServiceServicer_to_server),),

@@ -248,8 +248,29 @@ ACCESS = {
     ("PUT", "/api/v1/admin/payout-policy"): "role_admin",
     ("POST", "/api/v1/payments/notify"): "public",
     ("POST", "/api/v1/groupbuy/campaigns"): "role_brand_or_admin",
-    ("GET", "/api/v1/groupbuy/campaigns/{campaign_id}"): "public",
+    ("POST", "/api/v1/groupbuy/campaigns/{campaign_id}/publish"): "role_brand_or_admin",
+    ("POST", "/api/v1/groupbuy/campaigns/{campaign_id}/end"): "role_brand_or_admin",
+    ("GET", "/api/v1/groupbuy/campaigns"): "optionally_authenticated",
+    ("GET", "/api/v1/groupbuy/campaigns/{campaign_id}"): "optionally_authenticated",
+    ("GET", "/api/v1/groupbuy/campaigns/{campaign_id}/funnel"): "role_brand_or_admin",
+    ("GET", "/api/v1/groupbuy/campaigns/{campaign_id}/teams"): "public",
+    ("POST", "/api/v1/groupbuy/campaigns/{campaign_id}/teams"): "authenticated",
+    ("POST", "/api/v1/groupbuy/campaigns/{campaign_id}/solo-order"): "authenticated",
+    ("POST", "/api/v1/groupbuy/teams/{team_id}/join"): "authenticated",
+    ("POST", "/api/v1/groupbuy/join"): "authenticated",
+    ("POST", "/api/v1/groupbuy/teams/{team_id}/order"): "authenticated",
+    ("POST", "/api/v1/groupbuy/teams/{team_id}/leave"): "authenticated",
+    ("GET", "/api/v1/groupbuy/teams/{team_id}"): "authenticated",
+    ("POST", "/api/v1/groupbuy/teams/{team_id}/share"): "authenticated",
+    ("GET", "/api/v1/groupbuy/me/seats"): "authenticated",
     ("GET", "/api/v1/groupbuy/paid-orders/{order_id}"): "authenticated",
+    ("POST", "/api/v1/bargain/campaigns"): "role_brand_or_admin",
+    ("GET", "/api/v1/bargain/campaigns/{campaign_id}"): "public",
+    ("POST", "/api/v1/bargain/campaigns/{campaign_id}/bargains"): "authenticated",
+    ("GET", "/api/v1/bargain/bargains/{bargain_id}"): "public",
+    ("POST", "/api/v1/bargain/bargains/{bargain_id}/help"): "authenticated",
+    ("GET", "/api/v1/bargain/bargains/{bargain_id}/helps"): "public",
+    ("POST", "/api/v1/bargain/bargains/{bargain_id}/order"): "authenticated",
     ("POST", "/api/v1/posts"): "authenticated",
     ("GET", "/api/v1/posts/{post_id}"): "public",
     ("POST", "/api/v1/agents"): "authenticated",
@@ -271,7 +292,7 @@ def access_rules(route: APIRoute) -> list[str]:
         dependency = pending.pop()
         call = dependency.call
         if getattr(call, "__module__", "") == "gateway.auth" and call.__name__.startswith(
-            ("public", "authenticated", "role_")
+            ("public", "authenticated", "optionally_authenticated", "role_")
         ):
             names.append(call.__name__)
         else:

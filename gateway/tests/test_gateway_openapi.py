@@ -67,10 +67,27 @@ def test_every_operation_has_a_summary_a_tag_and_parameter_examples(spec: dict[s
             assert validator(spec, parameter["schema"]).is_valid(parameter["example"]), where
 
 
+ORDER_CREATING_POSTS = (
+    "/api/v1/orders",
+    "/api/v1/orders/{order_id}/payments",
+    "/api/v1/dev/payments/{order_id}/simulate",
+    "/api/v1/groupbuy/teams/{team_id}/order",
+    "/api/v1/groupbuy/campaigns/{campaign_id}/solo-order",
+    "/api/v1/bargain/bargains/{bargain_id}/order",
+)
+
+
 def test_idempotent_posts_document_the_header(spec: dict[str, Any]) -> None:
-    for path in ("/api/v1/orders", "/api/v1/orders/{order_id}/payments", "/api/v1/dev/payments/{order_id}/simulate"):
+    for path in ORDER_CREATING_POSTS:
         headers = [p["name"] for p in spec["paths"][path]["post"]["parameters"] if p["in"] == "header"]
         assert headers == ["Idempotency-Key"], path
+
+
+def test_a_token_is_optional_where_the_route_reads_it_if_sent(spec: dict[str, Any]) -> None:
+    for path in ("/api/v1/groupbuy/campaigns", "/api/v1/groupbuy/campaigns/{campaign_id}"):
+        assert spec["paths"][path]["get"]["security"] == [{"bearerAuth": []}, {}], path
+    assert "security" not in spec["paths"]["/api/v1/bargain/bargains/{bargain_id}"]["get"]
+    assert {"groupbuy", "bargain"} <= {t["name"] for t in spec["tags"]}
 
 
 def test_examples_are_built_from_the_schema() -> None:

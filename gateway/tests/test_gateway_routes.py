@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from gateway.routes.dev import provider_http
 from gateway.tests.conftest import PAYMENT_SECRET, new_key
 from gateway.tests.gateway_fakes import LINK_TARGET, PAYMENT_AMOUNT_FEN, UNIT_PRICE_FEN, UNSAFE_CODE, Plan
-from socialmall.groupbuy.v1 import groupbuy_pb2
 
 
 def test_create_brand_and_product(client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan) -> None:
@@ -93,6 +92,7 @@ def test_create_order(client: TestClient, auth: Callable[..., dict[str, str]], p
     assert order["items"][0]["unit_price"]["fen"] == UNIT_PRICE_FEN
     assert order["attribution"]["store_id"] == "st_1"
     assert order["attribution"]["post_id"] is None
+    assert order["attribution"]["group_campaign_id"] is None
     assert order["paid_at"] is None
     sent = plan.calls_to("CreateOrder")[0].request
     assert sent.idempotency_key == key
@@ -219,28 +219,7 @@ def test_simulated_payment_when_the_gateway_url_is_unreachable(
     assert (response.status_code, response.json()["code"]) == (503, "notify_unreachable")
 
 
-# ── groupbuy, content, agent, guide ──────────────────────────────────────────────────────────
-
-
-def test_groupbuy_routes(client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan) -> None:
-    body = {"sku_id": "sku_1", "group_price_fen": 1490, "team_size": 3}
-    created = client.post("/api/v1/groupbuy/campaigns", json=body, headers=auth("u_b", "brand"))
-    assert created.status_code == 201, created.text
-    campaign = created.json()
-    assert (campaign["group_price"], campaign["status"], campaign["expiry_hours"]) == (
-        {"fen": 1490, "display": "¥14.90"},
-        "live",
-        24,
-    )
-    sent: groupbuy_pb2.CreateCampaignRequest = plan.calls_to("CreateCampaign")[0].request
-    assert (sent.group_price.fen, sent.team_size, sent.expiry_hours) == (1490, 3, 0)
-    assert client.post("/api/v1/groupbuy/campaigns", json=body, headers=auth("u_c", "consumer")).status_code == 403
-    too_big = {**body, "team_size": 51}
-    assert client.post("/api/v1/groupbuy/campaigns", json=too_big, headers=auth("u_b", "brand")).status_code == 422
-    assert client.get("/api/v1/groupbuy/campaigns/cmp_7").json()["id"] == "cmp_7"
-    paid = client.get("/api/v1/groupbuy/paid-orders/ord_1", headers=auth("u_9")).json()
-    assert (paid["buyer_id"], paid["amount"]["fen"], paid["group_team_id"]) == ("u_9", PAYMENT_AMOUNT_FEN, None)
-    assert client.get("/api/v1/groupbuy/paid-orders/ord_1").status_code == 401
+# ── content, agent, guide ────────────────────────────────────────────────────────────────────────
 
 
 def test_content_routes(client: TestClient, auth: Callable[..., dict[str, str]]) -> None:

@@ -60,6 +60,12 @@ class NewAttribution(AttributionFields, RequestBody):
     pass
 
 
+class OrderAttribution(AttributionFields):
+    group_campaign_id: str | None = Field(
+        None, description="A groupbuy campaign's solo purchase (set by groupbuy, never by a client).", examples=[None]
+    )
+
+
 class NewOrderLine(RequestBody):
     sku_id: Id = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
     quantity: JsonInt = Field(..., ge=1, le=999, examples=[2])
@@ -85,7 +91,7 @@ class Order(BaseModel):
     items: list[OrderItem]
     total: Money
     status: str = Field(..., description=ORDER_STATUSES, examples=["created"])
-    attribution: AttributionFields
+    attribution: OrderAttribution
     created_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
     paid_at: datetime | None = Field(..., examples=[None])
     shipped_at: datetime | None = Field(..., examples=[None])
@@ -113,7 +119,7 @@ class Order(BaseModel):
             ],
             total=Money.from_pb(order.total),
             status=enum_label(order, "status", "ORDER_STATUS_"),
-            attribution=AttributionFields(**{f: getattr(order.attribution, f) or None for f in ATTRIBUTION_FIELDS}),
+            attribution=OrderAttribution(**{f: getattr(order.attribution, f) or None for f in ATTRIBUTION_FIELDS}),
             created_at=time_of(order, "created_at"),
             paid_at=time_of(order, "paid_at"),
             shipped_at=time_of(order, "shipped_at"),
