@@ -73,6 +73,39 @@ def closed_loop(call: Callable[[], object], threads: int, seconds: float, warmup
     return Load(len(flat), sum(errors), seconds, statistics.median(flat) * 1000, p99 * 1000)
 
 
+def fixed_work(calls: list[Callable[[], object]], threads: int) -> Load:
+    """Run every call once, spread over `threads` client threads taking the next call as they free up."""
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    errors = [0] * threads
+    queue = iter(calls)
+    lock = threading.Lock()
+
+    def worker(i: int) -> None:
+        while True:
+            with lock:
+                call = next(queue, None)
+            if call is None:
+                return
+            began = time.perf_counter()
+            try:
+                call()
+            except Exception:
+                errors[i] += 1
+                continue
+            latencies[i].append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    seconds = time.perf_counter() - began
+    flat = sorted(x for per in latencies for x in per)
+    p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))] if flat else 0.0
+    return Load(len(flat), sum(errors), seconds, statistics.median(flat) * 1000 if flat else 0.0, p99 * 1000)
+
+
 def echo_ceiling(threads: int, seconds: float) -> Load:
     """A bare grpcio server echoing bytes (no protobuf, interceptor or database), same client load."""
     handler = grpc.method_handlers_generic_handler(

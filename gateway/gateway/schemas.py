@@ -94,14 +94,6 @@ def timestamp_of(value: datetime | None) -> Timestamp | None:
     return stamp
 
 
-def time_of(message: Message, field: str) -> datetime | None:
-    """A proto Timestamp field as an aware UTC datetime, None when unset."""
-    if not message.HasField(field):
-        return None
-    value: datetime = getattr(message, field).ToDatetime(tzinfo=UTC)
-    return value
-
-
 def enum_label(message: Message, field: str, prefix: str) -> str:
     """`ORDER_STATUS_PAID` → `paid`: enum values as lower-case JSON strings."""
     values = message.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number

@@ -12,8 +12,9 @@ from gateway import errors
 from gateway.auth import authenticated
 from gateway.clients import Rpc
 from gateway.roles import ADMIN
-from gateway.schemas import Id, PathId, RequestBody, time_of
+from gateway.schemas import Id, PathId, RequestBody
 from mallkit.errors import NotFound
+from mallkit.protos import datetime_of
 from socialmall.agent.v1 import agent_pb2 as pb
 
 router = APIRouter(tags=["agent"], responses=errors.COMMON)
@@ -44,7 +45,7 @@ class Agent(BaseModel):
             upline_id=agent.upline_id or None,
             depth=agent.depth,
             invite_code=agent.invite_code,
-            created_at=time_of(agent, "created_at"),
+            created_at=datetime_of(agent, "created_at"),
         )
 
 

@@ -28,9 +28,9 @@ from gateway.schemas import (
     RequestBody,
     enum_label,
     page_of,
-    time_of,
     timestamp_of,
 )
+from mallkit.protos import datetime_of
 from socialmall.groupbuy.v1 import groupbuy_pb2 as pb
 
 router = APIRouter(prefix="/bargain", tags=["bargain"], responses=errors.COMMON, route_class=IdempotentRoute)
@@ -109,9 +109,9 @@ class BargainCampaign(BaseModel):
             new_users_only=campaign.new_users_only,
             new_user_bonus=campaign.new_user_bonus,
             status=enum_label(campaign, "status", "CAMPAIGN_STATUS_"),
-            start_time=time_of(campaign, "start_time"),
-            end_time=time_of(campaign, "end_time"),
-            created_at=time_of(campaign, "created_at"),
+            start_time=datetime_of(campaign, "start_time"),
+            end_time=datetime_of(campaign, "end_time"),
+            created_at=datetime_of(campaign, "created_at"),
         )
 
 
@@ -178,8 +178,8 @@ class Bargain(BaseModel):
             helpers_needed=bargain.helpers_needed,
             helps=bargain.helps,
             status=enum_label(bargain, "status", "BARGAIN_STATUS_"),
-            expires_at=time_of(bargain, "expires_at"),
-            created_at=time_of(bargain, "created_at"),
+            expires_at=datetime_of(bargain, "expires_at"),
+            created_at=datetime_of(bargain, "created_at"),
             order_id=bargain.order_id or None,
         )
 
@@ -200,7 +200,7 @@ class BargainHelp(BaseModel):
             seq=help_.seq,
             cut=Money.from_pb(help_.cut),
             price_after=Money.from_pb(help_.price_after),
-            created_at=time_of(help_, "created_at"),
+            created_at=datetime_of(help_, "created_at"),
         )
 
 

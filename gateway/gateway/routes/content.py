@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from gateway import errors
 from gateway.auth import authenticated, public
 from gateway.clients import Rpc
-from gateway.schemas import Id, PathId, RequestBody, time_of
+from gateway.schemas import Id, PathId, RequestBody
+from mallkit.protos import datetime_of
 from socialmall.content.v1 import content_pb2 as pb
 
 router = APIRouter(tags=["content"], responses=errors.COMMON)
@@ -39,7 +40,7 @@ class Post(BaseModel):
             title=post.title,
             body=post.body,
             sku_ids=list(post.sku_ids),
-            created_at=time_of(post, "created_at"),
+            created_at=datetime_of(post, "created_at"),
         )
 
 

@@ -30,9 +30,9 @@ from gateway.schemas import (
     RequestBody,
     enum_label,
     page_of,
-    time_of,
     timestamp_of,
 )
+from mallkit.protos import datetime_of
 from socialmall.common.v1 import money_pb2
 from socialmall.groupbuy.v1 import groupbuy_pb2 as pb
 
@@ -164,9 +164,9 @@ class Campaign(BaseModel):
             virtual_fill_percent=campaign.virtual_fill_percent,
             distribution_enabled=campaign.distribution_enabled,
             status=enum_label(campaign, "status", "CAMPAIGN_STATUS_"),
-            start_time=time_of(campaign, "start_time"),
-            end_time=time_of(campaign, "end_time"),
-            created_at=time_of(campaign, "created_at"),
+            start_time=datetime_of(campaign, "start_time"),
+            end_time=datetime_of(campaign, "end_time"),
+            created_at=datetime_of(campaign, "created_at"),
         )
 
 
@@ -337,9 +337,9 @@ class Seat(BaseModel):
             quantity=seat.quantity,
             order_id=seat.order_id or None,
             price=Money.from_pb(seat.price),
-            hold_expires_at=time_of(seat, "hold_expires_at"),
-            claimed_at=time_of(seat, "claimed_at"),
-            paid_at=time_of(seat, "paid_at"),
+            hold_expires_at=datetime_of(seat, "hold_expires_at"),
+            claimed_at=datetime_of(seat, "claimed_at"),
+            paid_at=datetime_of(seat, "paid_at"),
         )
 
 
@@ -373,8 +373,8 @@ class Team(BaseModel):
             status=enum_label(team, "status", "TEAM_STATUS_"),
             seats_claimed=team.seats_claimed,
             seats_paid=team.seats_paid,
-            expires_at=time_of(team, "expires_at"),
-            created_at=time_of(team, "created_at"),
+            expires_at=datetime_of(team, "expires_at"),
+            created_at=datetime_of(team, "created_at"),
             virtually_filled=team.virtually_filled,
             failure_reason=team.failure_reason or None,
             seats=[Seat.from_pb(s) for s in team.seats],
@@ -459,9 +459,9 @@ async def open_team(campaign_id: PathId, rpc: Authenticated, body: Units | None 
     description="A campaign without a solo price answers 409.",
 )
 async def place_solo_order(
-    campaign_id: PathId, rpc: Authenticated, _key: IdempotencyKey, body: Units | None = None
+    campaign_id: PathId, rpc: Authenticated, key: IdempotencyKey, body: Units | None = None
 ) -> SoloOrder:
-    request = pb.PlaceSoloOrderRequest(campaign_id=campaign_id, quantity=quantity_of(body))
+    request = pb.PlaceSoloOrderRequest(campaign_id=campaign_id, quantity=quantity_of(body), idempotency_key=key or "")
     reply = await rpc.groupbuy("PlaceSoloOrder", request)
     return SoloOrder(order_id=reply.order_id, price=Money.from_pb(reply.price))
 
@@ -564,5 +564,5 @@ async def get_paid_order(order_id: PathId, rpc: Authenticated) -> PaidOrder:
         amount=Money.from_pb(paid.amount),
         group_team_id=paid.group_team_id or None,
         event_id=paid.event_id,
-        recorded_at=time_of(paid, "recorded_at"),
+        recorded_at=datetime_of(paid, "recorded_at"),
     )

@@ -15,9 +15,10 @@ from pydantic import BaseModel, Field
 from gateway import errors
 from gateway.auth import authenticated, public
 from gateway.clients import Rpc
-from gateway.schemas import Id, PathId, RequestBody, time_of
+from gateway.schemas import Id, PathId, RequestBody
 from gateway.settings import GatewaySettings
 from mallkit.errors import DomainError
+from mallkit.protos import datetime_of
 from socialmall.guide.v1 import guide_pb2 as pb
 
 router = APIRouter(prefix="/guide", tags=["guide"], responses=errors.COMMON)
@@ -51,7 +52,7 @@ class Link(BaseModel):
             code=link.code,
             target_url=link.target_url,
             clicks=link.clicks,
-            created_at=time_of(link, "created_at"),
+            created_at=datetime_of(link, "created_at"),
         )
 
 

@@ -13,7 +13,8 @@ from gateway.auth import authenticated
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute, RequiredIdempotencyKey
 from gateway.money import Money
-from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, PathId, QueryId, RequestBody, enum_label, time_of
+from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, PathId, QueryId, RequestBody, enum_label
+from mallkit.protos import datetime_of
 from socialmall.common.v1 import attribution_pb2, page_pb2
 from socialmall.retail.v1 import retail_pb2 as pb
 
@@ -120,11 +121,11 @@ class Order(BaseModel):
             total=Money.from_pb(order.total),
             status=enum_label(order, "status", "ORDER_STATUS_"),
             attribution=OrderAttribution(**{f: getattr(order.attribution, f) or None for f in ATTRIBUTION_FIELDS}),
-            created_at=time_of(order, "created_at"),
-            paid_at=time_of(order, "paid_at"),
-            shipped_at=time_of(order, "shipped_at"),
-            received_at=time_of(order, "received_at"),
-            completed_at=time_of(order, "completed_at"),
+            created_at=datetime_of(order, "created_at"),
+            paid_at=datetime_of(order, "paid_at"),
+            shipped_at=datetime_of(order, "shipped_at"),
+            received_at=datetime_of(order, "received_at"),
+            completed_at=datetime_of(order, "completed_at"),
             carrier=order.carrier or None,
             tracking_number=order.tracking_number or None,
             refunded=Money.from_pb(order.refunded),
@@ -258,8 +259,8 @@ class Refund(BaseModel):
             reason=refund.reason,
             status=enum_label(refund, "status", "REFUND_STATUS_"),
             reject_reason=refund.reject_reason or None,
-            created_at=time_of(refund, "created_at"),
-            refunded_at=time_of(refund, "refunded_at"),
+            created_at=datetime_of(refund, "created_at"),
+            refunded_at=datetime_of(refund, "refunded_at"),
         )
 
 

@@ -13,7 +13,8 @@ from gateway.auth import Role, public, role
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, PathId, QueryId, RequestBody, time_of
+from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, PathId, QueryId, RequestBody
+from mallkit.protos import datetime_of
 from socialmall.common.v1 import page_pb2
 from socialmall.retail.v1 import retail_pb2 as pb
 
@@ -40,7 +41,7 @@ class Brand(BaseModel):
 
     @classmethod
     def from_pb(cls, brand: pb.Brand) -> Brand:
-        return cls(id=brand.id, owner_id=brand.owner_id, name=brand.name, created_at=time_of(brand, "created_at"))
+        return cls(id=brand.id, owner_id=brand.owner_id, name=brand.name, created_at=datetime_of(brand, "created_at"))
 
 
 @router.post(
@@ -136,7 +137,7 @@ class Product(BaseModel):
             title=product.title,
             category=product.category,
             skus=[Sku.from_pb(s) for s in product.skus],
-            created_at=time_of(product, "created_at"),
+            created_at=datetime_of(product, "created_at"),
             status=PRODUCT_STATUS.get(product.status, "pending_review"),
             reject_reason=product.reject_reason,
         )

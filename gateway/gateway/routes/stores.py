@@ -12,7 +12,8 @@ from gateway import errors
 from gateway.auth import authenticated, public
 from gateway.clients import Rpc
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.schemas import Cursor, JsonInt, Limit, Page, PathId, RequestBody, time_of
+from gateway.schemas import Cursor, JsonInt, Limit, Page, PathId, RequestBody
+from mallkit.protos import datetime_of
 from socialmall.common.v1 import page_pb2
 from socialmall.retail.v1 import stores_pb2 as pb
 
@@ -65,7 +66,7 @@ class Store(BaseModel):
             intro=store.intro,
             share_code=store.share_code,
             upline_owner_id=store.upline_owner_id or None,
-            created_at=time_of(store, "created_at"),
+            created_at=datetime_of(store, "created_at"),
         )
 
 
@@ -121,8 +122,8 @@ class Binding(BaseModel):
         return cls(
             consumer_id=binding.consumer_id,
             store_id=binding.store_id,
-            bound_at=time_of(binding, "bound_at"),
-            expires_at=time_of(binding, "expires_at"),
+            bound_at=datetime_of(binding, "bound_at"),
+            expires_at=datetime_of(binding, "expires_at"),
         )
 
 

@@ -16,7 +16,8 @@ from gateway.auth import Role, authenticated, role
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotentRoute, RequiredIdempotencyKey
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.schemas import Cursor, JsonInt, Limit, Page, PathId, QueryId, RequestBody, enum_label, time_of
+from gateway.schemas import Cursor, JsonInt, Limit, Page, PathId, QueryId, RequestBody, enum_label
+from mallkit.protos import datetime_of
 from socialmall.common.v1 import page_pb2
 from socialmall.retail.v1 import wallet_pb2 as pb
 
@@ -95,7 +96,7 @@ class Entry(BaseModel):
             order_id=entry.order_id or None,
             source=entry.source,
             note=entry.note,
-            created_at=time_of(entry, "created_at"),
+            created_at=datetime_of(entry, "created_at"),
         )
 
 
@@ -126,8 +127,8 @@ class Withdrawal(BaseModel):
             fee=Money.from_pb(withdrawal.fee),
             status=enum_label(withdrawal, "status", "WITHDRAWAL_STATUS_"),
             reject_reason=withdrawal.reject_reason or None,
-            created_at=time_of(withdrawal, "created_at"),
-            paid_at=time_of(withdrawal, "paid_at"),
+            created_at=datetime_of(withdrawal, "created_at"),
+            paid_at=datetime_of(withdrawal, "paid_at"),
         )
 
 

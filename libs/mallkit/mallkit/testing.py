@@ -33,6 +33,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mallkit import events, grpc_server, mongo
 from mallkit.grpc_server import tcp_check
 from mallkit.outbox import Publisher
+from socialmall.common.v1 import attribution_pb2
 
 HINT = "`make test` starts every server it needs; or set {var}."
 
@@ -142,7 +143,7 @@ def infra_env(mongo_uri: str, redis_url: str, amqp_uri: str) -> dict[str, str]:
     return {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "AMQP_URI": amqp_uri, "SOCIALMALL_ENV": "dev"}
 
 
-ATTRIBUTION_FIELDS = ("store_id", "group_team_id", "bargain_id", "post_id", "kol_link_id", "agent_id")
+ATTRIBUTION_FIELDS = tuple(f.name for f in attribution_pb2.Attribution.DESCRIPTOR.fields)
 
 
 def order_paid_event(
@@ -166,6 +167,13 @@ def order_paid_event(
             "paid_at": datetime.now(UTC).isoformat(),
         },
     )
+
+
+class NoRelay:
+    """An outbox relay for servicers under test: the events stay in the documents' outboxes."""
+
+    def nudge(self) -> None:
+        pass
 
 
 @contextlib.contextmanager

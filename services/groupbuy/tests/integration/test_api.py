@@ -5,8 +5,9 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from groupbuy import api, service
+from groupbuy import api
 from groupbuy.config import GroupbuySettings
+from groupbuy.service import paid_orders
 from mallkit import context
 from mallkit.config import KitSettings
 from socialmall.common.v1 import money_pb2
@@ -33,7 +34,9 @@ def stub(mongo_db: str, retail_target: str) -> Iterator[pb_grpc.GroupbuyServiceS
 
 
 def campaign_request(sku_id: str = "sku_mist", price_fen: int = 990, team_size: int = 3) -> pb.CreateCampaignRequest:
-    return pb.CreateCampaignRequest(sku_id=sku_id, group_price=money_pb2.Money(fen=price_fen), team_size=team_size)
+    return pb.CreateCampaignRequest(
+        sku_id=sku_id, group_price=money_pb2.Money(fen=price_fen), team_size=team_size, publish=True
+    )
 
 
 def refusal(call, request, metadata) -> tuple[grpc.StatusCode, str]:
@@ -72,9 +75,9 @@ def test_unknown_campaign_is_not_found(stub):
     assert refusal(stub.GetCampaign, request, as_(BUYER)) == (grpc.StatusCode.NOT_FOUND, "campaign_not_found")
 
 
-def test_get_paid_order(stub, order_paid):
+def test_get_paid_order(stub, gate, order_paid):
     event = order_paid("ord_1", buyer_id="u_buyer", total_fen=3980, group_team_id="tm_1")
-    assert service.record_paid_order(event)
+    assert paid_orders.order_paid(gate, event)
     paid = stub.GetPaidOrder(pb.GetPaidOrderRequest(order_id="ord_1"), metadata=as_(BUYER), timeout=10).paid_order
     assert (paid.order_id, paid.buyer_id, paid.amount.fen, paid.group_team_id, paid.event_id) == (
         "ord_1",
@@ -88,3 +91,39 @@ def test_get_paid_order(stub, order_paid):
     assert refusal(stub.GetPaidOrder, missing, as_(BUYER)) == (grpc.StatusCode.NOT_FOUND, "paid_order_not_found")
     anonymous = as_(context.ANONYMOUS)
     assert refusal(stub.GetPaidOrder, missing, anonymous) == (grpc.StatusCode.PERMISSION_DENIED, "unauthenticated")
+
+
+def user_(user_id: str) -> list[tuple[str, str]]:
+    return as_(context.Caller(user_id, frozenset({"consumer"})))
+
+
+def test_a_team_through_the_api_members_see_seats_others_see_the_team(stub, fake_retail):
+    campaign = stub.CreateCampaign(campaign_request(team_size=2), metadata=as_(BRAND), timeout=10).campaign
+    opened = stub.OpenTeam(pb.OpenTeamRequest(campaign_id=campaign.id), metadata=user_("u_lead"), timeout=10)
+    assert (opened.team.status, opened.team.leader_id, opened.seat.seat_no) == (pb.TEAM_STATUS_FORMING, "u_lead", 1)
+    assert opened.seat.leader and opened.seat.status == pb.SEAT_STATUS_HELD and opened.seat.price.fen == 990
+    team_id = opened.team.id
+    joined = stub.JoinTeam(pb.JoinTeamRequest(team_id=team_id), metadata=user_("u_a"), timeout=10).seat
+    assert (joined.seat_no, joined.leader, joined.hold_expires_at.seconds > 0) == (2, False, True)
+    ordered = stub.PlaceSeatOrder(pb.PlaceSeatOrderRequest(team_id=team_id), metadata=user_("u_a"), timeout=10).seat
+    assert ordered.order_id and [c.service for c in fake_retail.callers[-1:]] == ["groupbuy"]
+
+    seen = stub.GetTeam(pb.GetTeamRequest(team_id=team_id), metadata=user_("u_a"), timeout=10).team
+    assert [s.user_id for s in seen.seats] == ["u_lead", "u_a"] and seen.seats_claimed == 2
+    stranger = stub.GetTeam(pb.GetTeamRequest(team_id=team_id), metadata=user_("u_x"), timeout=10).team
+    assert (list(stranger.seats), stranger.seats_claimed) == ([], 2)
+    mine = stub.ListMySeats(pb.ListMySeatsRequest(), metadata=user_("u_a"), timeout=10).seats
+    assert [(s.team_id, s.order_id) for s in mine] == [(team_id, ordered.order_id)]
+
+    full = pb.JoinTeamRequest(team_id=team_id)
+    assert refusal(stub.JoinTeam, full, user_("u_b")) == (grpc.StatusCode.FAILED_PRECONDITION, "team_full")
+    assert refusal(stub.JoinTeam, full, user_("u_a")) == (grpc.StatusCode.ALREADY_EXISTS, "already_joined")
+    assert refusal(stub.JoinTeam, full, as_(context.ANONYMOUS)) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "unauthenticated",
+    )
+    both = pb.JoinTeamRequest(team_id=team_id, share_code="sh1")
+    assert refusal(stub.JoinTeam, both, user_("u_b")) == (grpc.StatusCode.INVALID_ARGUMENT, "team_or_share_code")
+    funnel = pb.GetCampaignFunnelRequest(campaign_id=campaign.id)
+    assert refusal(stub.GetCampaignFunnel, funnel, user_("u_a")) == (grpc.StatusCode.PERMISSION_DENIED, "role_required")
+    assert stub.GetCampaignFunnel(funnel, metadata=as_(BRAND), timeout=10).totals.joins == 1

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from mallkit import context
-from mallkit.testing import grpc_test_server
+from mallkit.testing import NoRelay, grpc_test_server
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.documents.catalog import Product, Sku, StockAdjustment
 from retail_s2b2c.servicers.retail import RetailServicer
@@ -21,11 +21,6 @@ pytestmark = pytest.mark.integration
 OWNER = context.Caller("u_brand", frozenset({"brand"}))
 ADMIN = context.Caller("u_admin", frozenset({"admin"}))
 SHOPPER = context.Caller("u_shopper", frozenset({"consumer"}))
-
-
-class NoRelay:
-    def nudge(self) -> None:
-        pass
 
 
 @pytest.fixture

@@ -1,22 +1,10 @@
-"""Persistence of groupbuy records (mongoengine)."""
+"""Retail orders groupbuy saw paid."""
 
 from __future__ import annotations
 
 import mongoengine as me
 
 from mallkit.clock import now
-
-
-class Campaign(me.Document):
-    id = me.StringField(primary_key=True)
-    owner_id = me.StringField(required=True)
-    sku_id = me.StringField(required=True)
-    group_price_fen = me.IntField(required=True, min_value=1)
-    team_size = me.IntField(required=True)
-    expiry_hours = me.IntField(required=True)
-    status = me.StringField(required=True)  # domain.campaigns.CampaignStatus
-    created_at = me.DateTimeField(default=now)
-    meta = {"collection": "campaigns"}
 
 
 class PaidOrder(me.Document):
@@ -31,6 +19,3 @@ class PaidOrder(me.Document):
     event_id = me.StringField(required=True)
     recorded_at = me.DateTimeField(default=now)
     meta = {"collection": "paid_orders"}
-
-
-DOCUMENTS = [Campaign, PaidOrder]

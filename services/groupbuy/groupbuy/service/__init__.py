@@ -1,0 +1,1 @@
+"""groupbuy use cases: load, apply the domain rules, save."""

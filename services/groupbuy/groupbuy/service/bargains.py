@@ -1,0 +1,405 @@
+"""Bargain use cases (砍价): campaigns, starting, helping (cutting), buying, expiring.
+
+Concurrency of helps (many friends opening one shared link at once):
+
+- MongoDB is the truth. A help is ONE conditional write on the Bargain document: it matches
+  status active, not expired, helps == k − 1, current == c and the helper not among helper_ids,
+  and sets current = c − cut, helps = k, pushes the help record, the helper id and the events
+  (outbox). A help that read a stale state matches nothing and re-reads (compare-and-set), so no
+  cut is lost or applied twice, seqs are 1..N without gaps or repeats, a user cuts once.
+- A Redis lock per bargain (SET NX PX with a random token, released by a Lua compare-and-delete)
+  lets helpers take turns instead of 50 of them spinning on CAS retries. It is only an
+  optimisation: if Redis is down, slow, or the lock expires mid-help, helpers fall back to plain
+  CAS retries and every invariant above still holds.
+
+Daily help limit (per helper, per UTC day, across all bargains): a help first claims a slot
+HelpQuota `<helper>:<day>:<n>` for the lowest free n in 1..limit (unique primary key, so two
+concurrent helps cannot take the same slot and no helper exceeds the limit). If the help then
+fails, its slot is deleted again. Crash window: a process dying between the claim and the give
+back (or the cut) leaves the slot taken with no help behind it, so the helper loses one help for
+that day; the limit can never be exceeded (fails closed, never open).
+
+New users (campaign `new_users_only`, `new_user_bonus`): a new user is one who never helped any
+bargain and never started one. Their first start or help inserts BargainDebut `<user>` (unique);
+a help is a new user's help exactly when its own insert created the debut, so two concurrent
+first helps cannot both count as new. A failed help gives its debut back; a crash in between
+leaves the user no longer new (fails closed). The initiator's own cut is exempt from
+new_users_only (they started a bargain, so they are never new).
+
+Buying freezes the price first (status ordering, no more cuts), then places the retail order
+with idempotency key = bargain id (a retry returns the same order), then marks the bargain
+ordered. A definite refusal by retail thaws it back as it was; an unavailable retail leaves it
+ordering, and the initiator's retry finishes it with the same key and price.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import mongoengine as me
+import redis as redis_lib
+
+from groupbuy.config import SERVICE
+from groupbuy.documents.bargains import Bargain, BargainCampaign, BargainDebut, Help, HelpQuota
+from groupbuy.domain import bargains as rules
+from groupbuy.domain.bargains import BargainStatus, BargainTerms
+from groupbuy.retail import Retail, campaign_sku, place_order
+from mallkit import ids, mongo, paging
+from mallkit.access import ADMIN, BRAND, get_or_404, require_role, require_user
+from mallkit.clock import now
+from mallkit.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
+from mallkit.events import new_event
+
+log = logging.getLogger(__name__)
+
+LOCK_TTL_MS = 5000  # a help holds the lock for a few ms; the TTL only matters if its process dies
+LOCK_WAIT_SECONDS = 5.0  # after this a helper goes on without the lock (CAS still protects)
+LOCK_MAX_PAUSE = 0.05
+MAX_CAS_ATTEMPTS = 250  # each failed attempt means another help landed; N ≤ 100
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# retail's answers that mean "no order was made": the bargain is thawed back as it was
+_REFUSALS = (InvalidArgument, NotFound, FailedPrecondition, PermissionDenied, AlreadyExists, ResourceExhausted)
+
+_system_random = random.SystemRandom()
+
+
+def _event(type_: str, **data: object) -> dict:
+    return new_event(SERVICE, type_, data)
+
+
+# ── campaigns ───────────────────────────────────────────────────────────────────────────────
+
+
+def create_bargain_campaign(retail: Retail, terms: BargainTerms) -> BargainCampaign:
+    """A brand (for its own sellable SKU) or an admin opens a bargain campaign."""
+    who = require_role(BRAND, ADMIN)
+    terms = rules.check_terms(terms, now())
+    sku = campaign_sku(retail, terms.sku_id)
+    rules.check_original_price(terms, sku.price_fen)
+    campaign = BargainCampaign(
+        id=ids.new_id("bgc"),
+        owner_id=who.user_id,
+        sku_id=terms.sku_id,
+        original_price_fen=terms.original_price_fen,
+        floor_price_fen=terms.floor_price_fen,
+        helpers_needed=terms.helpers_needed,
+        expiry_hours=terms.expiry_hours,
+        buy_rule=str(terms.buy_rule),
+        daily_help_limit=terms.daily_help_limit,
+        new_users_only=terms.new_users_only,
+        new_user_bonus=terms.new_user_bonus,
+        start_time=terms.start_time,
+        end_time=terms.end_time,
+        created_at=now(),
+    )
+    campaign.save(force_insert=True)
+    return campaign
+
+
+def get_bargain_campaign(campaign_id: str) -> BargainCampaign:
+    """Public: anyone opening a shared link may read the terms."""
+    return get_or_404(BargainCampaign, campaign_id, "bargain_campaign")
+
+
+def campaign_status(campaign: BargainCampaign) -> rules.CampaignStatus:
+    return rules.campaign_status(campaign.start_time, campaign.end_time, now())
+
+
+# ── starting ────────────────────────────────────────────────────────────────────────────────
+
+
+def start_bargain(campaign_id: str) -> Bargain:
+    """The caller starts a bargain at the original price; one open bargain per user per campaign."""
+    who = require_user()
+    campaign = get_or_404(BargainCampaign, campaign_id, "bargain_campaign")
+    at = now()
+    rules.require_live(rules.campaign_status(campaign.start_time, campaign.end_time, at))
+    open_key = f"{campaign.id}:{who.user_id}"
+    existing = Bargain.objects(open_key=open_key).only("id", "status", "expires_at").first()
+    # an open bargain whose time ran out but that the sweep has not closed yet does not block
+    if existing is not None and not _expired_now(existing, at):
+        raise _already_started(existing.id)
+    bargain_id = ids.new_id("brg")
+    bargain = Bargain(
+        id=bargain_id,
+        campaign_id=campaign.id,
+        sku_id=campaign.sku_id,
+        initiator_id=who.user_id,
+        original_fen=campaign.original_price_fen,
+        floor_fen=campaign.floor_price_fen,
+        helpers_needed=campaign.helpers_needed,
+        buy_rule=campaign.buy_rule,
+        current_fen=campaign.original_price_fen,
+        helps=0,
+        status=BargainStatus.ACTIVE,
+        expires_at=at + timedelta(hours=campaign.expiry_hours),
+        created_at=at,
+        open_key=open_key,
+        outbox=[
+            _event(
+                "bargain_started",
+                bargain_id=bargain_id,
+                campaign_id=campaign.id,
+                initiator_id=who.user_id,
+                original_fen=campaign.original_price_fen,
+                floor_fen=campaign.floor_price_fen,
+                helpers_needed=campaign.helpers_needed,
+            )
+        ],
+    )
+    # debut first: a crash between the two leaves the user "not new" without a bargain (fails closed)
+    mongo.insert_once(BargainDebut(id=who.user_id, kind="start", bargain_id=bargain_id, token=bargain_id))
+    try:
+        bargain.save(force_insert=True)
+    except me.NotUniqueError:
+        existing = Bargain.objects(open_key=open_key).only("id").first()
+        raise _already_started(existing.id if existing else "?") from None
+    return bargain
+
+
+def _expired_now(bargain: Bargain, at) -> bool:
+    return bargain.status in rules.EXPIRABLE and rules.is_past(bargain.expires_at, at) and _expire(bargain.id)
+
+
+def _already_started(bargain_id: str) -> AlreadyExists:
+    return AlreadyExists(f"you already have bargain {bargain_id} open in this campaign", "already_started")
+
+
+def get_bargain(bargain_id: str) -> Bargain:
+    """Public: friends open the shared link without necessarily being signed in."""
+    return get_or_404(Bargain, bargain_id, "bargain")
+
+
+def shown_status(bargain: Bargain) -> BargainStatus:
+    return rules.shown_status(bargain.status, bargain.helps, bargain.helpers_needed, bargain.expires_at, now())
+
+
+# ── helping ─────────────────────────────────────────────────────────────────────────────────
+
+
+def help_bargain(
+    bargain_id: str, *, redis: redis_lib.Redis | None = None, rng: random.Random | None = None
+) -> tuple[Help, Bargain]:
+    """One cut by the caller. Every refusal leaves the bargain, the quota and the debut as they were."""
+    who = require_user()
+    bargain = get_or_404(Bargain, bargain_id, "bargain")
+    at = now()
+    rules.check_can_be_helped(bargain.status, bargain.expires_at, at)
+    rules.check_not_helped(who.user_id, bargain.helper_ids)
+    campaign = BargainCampaign.objects.get(id=bargain.campaign_id)
+    restricted = campaign.new_users_only and who.user_id != bargain.initiator_id
+    if restricted and BargainDebut.objects(id=who.user_id).only("id").first():
+        rules.check_new_user(False)  # refused before any write
+    quota = _claim_quota(who.user_id, rules.help_day(at), campaign.daily_help_limit, bargain.id)
+    token = uuid.uuid4().hex
+    is_new = False
+    try:
+        is_new = mongo.insert_once(BargainDebut(id=who.user_id, kind="help", bargain_id=bargain.id, token=token))
+        if restricted:
+            rules.check_new_user(is_new)
+        with bargain_lock(redis, bargain.id):
+            return _cut(
+                bargain.id, who.user_id, at, rng or _system_random, new_user=is_new, bonus=campaign.new_user_bonus
+            )
+    except BaseException:
+        if is_new:
+            BargainDebut.objects(id=who.user_id, token=token).delete()
+        HelpQuota.objects(id=quota.id, bargain_id=bargain.id).delete()
+        raise
+
+
+def _claim_quota(helper_id: str, day: str, limit: int, bargain_id: str) -> HelpQuota:
+    """The helper's lowest free slot of the day in 1..limit, or daily_help_limit_reached."""
+    taken = {q.n for q in HelpQuota.objects(helper_id=helper_id, day=day).only("n")}
+    for n in range(1, limit + 1):
+        if n in taken:
+            continue
+        quota = HelpQuota(id=f"{helper_id}:{day}:{n}", helper_id=helper_id, day=day, n=n, bargain_id=bargain_id)
+        if mongo.insert_once(quota):
+            return quota
+    raise ResourceExhausted(
+        f"you may help {limit} bargains a day; try again tomorrow (UTC)", "daily_help_limit_reached"
+    )
+
+
+def _cut(
+    bargain_id: str, helper_id: str, at, rng: random.Random, *, new_user: bool, bonus: bool
+) -> tuple[Help, Bargain]:
+    """Compare-and-set the next cut onto the bargain; re-read and retry when another help won."""
+    for _ in range(MAX_CAS_ATTEMPTS):
+        seen = Bargain.objects.exclude("outbox", "help_log").get(id=bargain_id)
+        rules.check_can_be_helped(seen.status, seen.expires_at, at)
+        rules.check_not_helped(helper_id, seen.helper_ids)
+        seq = seen.helps + 1
+        cut = rules.next_cut(seen.current_fen, seen.floor_fen, seq, seen.helpers_needed, rng, bonus=bonus and new_user)
+        after = seen.current_fen - cut
+        help_ = Help(helper_id=helper_id, seq=seq, cut_fen=cut, price_after_fen=after, new_user=new_user, created_at=at)
+        events = [
+            _event(
+                "bargain_helped",
+                bargain_id=bargain_id,
+                helper_id=helper_id,
+                seq=seq,
+                cut_fen=cut,
+                price_after_fen=after,
+            )
+        ]
+        updates: dict[str, object] = {}
+        if seq == seen.helpers_needed:
+            events.append(
+                _event(
+                    "bargain_completed",
+                    bargain_id=bargain_id,
+                    campaign_id=seen.campaign_id,
+                    initiator_id=seen.initiator_id,
+                    price_fen=after,
+                    helps=seq,
+                )
+            )
+            updates = {"set__status": BargainStatus.COMPLETED.value, "set__completed_at": at}
+        landed = Bargain.objects(
+            id=bargain_id,
+            status=BargainStatus.ACTIVE.value,
+            expires_at__gt=at,
+            helps=seq - 1,
+            current_fen=seen.current_fen,
+            helper_ids__ne=helper_id,
+        ).modify(
+            new=True,
+            set__current_fen=after,
+            set__helps=seq,
+            push__help_log=help_,
+            push__helper_ids=helper_id,
+            push_all__outbox=events,
+            **updates,
+        )
+        if landed is not None:
+            log.info("bargain %s cut %d by %s (%d/%d)", bargain_id, cut, helper_id, seq, seen.helpers_needed)
+            return help_, landed
+    raise Unavailable("too many helps at once on this bargain; try again", "bargain_busy")
+
+
+@contextmanager
+def bargain_lock(redis: redis_lib.Redis | None, bargain_id: str) -> Iterator[bool]:
+    """Hold the bargain's Redis lock while cutting, if Redis gives it in time; yields whether held."""
+    key, token = f"groupbuy:bargain-lock:{bargain_id}", uuid.uuid4().hex
+    held = _acquire(redis, key, token) if redis is not None else False
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                redis.eval(_RELEASE, 1, key, token)  # only our own lock: it may have expired and moved on
+            except redis_lib.RedisError as exc:
+                log.warning("could not release %s (expires by itself): %r", key, exc)
+
+
+def _acquire(redis: redis_lib.Redis, key: str, token: str) -> bool:
+    deadline, pause = time.monotonic() + LOCK_WAIT_SECONDS, 0.002
+    try:
+        while not redis.set(key, token, nx=True, px=LOCK_TTL_MS):
+            if time.monotonic() > deadline:
+                log.warning("waited %.1fs for %s; cutting without it", LOCK_WAIT_SECONDS, key)
+                return False
+            # back off (with jitter) so fifty waiters do not starve the holder of CPU
+            time.sleep(_system_random.uniform(pause / 2, pause))
+            pause = min(pause * 2, LOCK_MAX_PAUSE)
+    except redis_lib.RedisError as exc:
+        log.warning("no bargain lock (%r); cutting on compare-and-set alone", exc)
+        return False
+    return True
+
+
+def list_bargain_helps(bargain_id: str, cursor: str, limit: int) -> tuple[list[Help], str]:
+    """Public: a bargain's helps in seq order, helper ids included."""
+    page = paging.parse(cursor, limit)
+    after = 0
+    if page.after_id:
+        if not page.after_id.isdigit():
+            raise InvalidArgument("cursor is not one this API returned", "invalid_cursor")
+        after = int(page.after_id)
+    bargain = get_or_404(Bargain, bargain_id, "bargain")
+    found = [h for h in bargain.help_log if h.seq > after][: page.limit]
+    return found, paging.next_cursor([str(h.seq) for h in found], page.limit)
+
+
+# ── buying ──────────────────────────────────────────────────────────────────────────────────
+
+
+def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
+    """The initiator's retail order at the bargain's price; a second call returns the same order."""
+    who = require_user()
+    bargain = get_or_404(Bargain, bargain_id, "bargain")
+    rules.check_initiator(bargain.initiator_id, who.user_id, bargain.id)
+    attempts = 0
+    while bargain.status not in (BargainStatus.ORDERED, BargainStatus.ORDERING):
+        attempts += 1
+        if attempts > 5:
+            raise Unavailable("the bargain keeps changing; try again", "bargain_busy")
+        at = now()
+        rules.check_can_buy(bargain.buy_rule, bargain.status, bargain.expires_at, at)
+        # freeze the price: from here on no cut lands (cuts need status active)
+        frozen = Bargain.objects(id=bargain.id, status=bargain.status, helps=bargain.helps, expires_at__gt=at).modify(
+            new=True, set__status=BargainStatus.ORDERING.value, set__order_price_fen=bargain.current_fen
+        )
+        bargain = frozen or bargain.reload()  # a cut landed meanwhile: decide again on the new state
+    if bargain.status == BargainStatus.ORDERED:
+        return bargain
+    try:
+        order = place_order(
+            retail,
+            sku_id=bargain.sku_id,
+            quantity=1,
+            unit_price_fen=bargain.order_price_fen,
+            idempotency_key=bargain.id,
+            bargain_id=bargain.id,
+        )
+    except (*_REFUSALS, Unauthenticated):
+        # retail made no order: thaw the price, the bargain is as it was
+        previous = BargainStatus.COMPLETED if bargain.helps >= bargain.helpers_needed else BargainStatus.ACTIVE
+        Bargain.objects(id=bargain.id, status=BargainStatus.ORDERING.value).update_one(
+            set__status=previous.value, set__order_price_fen=0
+        )
+        raise
+    Bargain.objects(id=bargain.id, status=BargainStatus.ORDERING.value).update_one(
+        set__status=BargainStatus.ORDERED.value,
+        set__order_id=order.id,
+        set__ordered_at=now(),
+        set__open_key=f"x:{bargain.id}",
+    )
+    log.info("bargain %s ordered at %d fen: order %s", bargain.id, bargain.order_price_fen, order.id)
+    return bargain.reload()
+
+
+# ── expiry ──────────────────────────────────────────────────────────────────────────────────
+
+
+def expire_due(limit: int = 500) -> int:
+    """Close up to `limit` active or completed (not ordered) bargains past expires_at; returns how many."""
+    due = Bargain.objects(status__in=[s.value for s in rules.EXPIRABLE], expires_at__lte=now()).only("id")
+    return sum(_expire(b.id) for b in due.limit(limit))
+
+
+def _expire(bargain_id: str) -> bool:
+    """Conditional: a cut or a purchase that won the race keeps the bargain as it is."""
+    at = now()
+    return bool(
+        Bargain.objects(id=bargain_id, status__in=[s.value for s in rules.EXPIRABLE], expires_at__lte=at).update_one(
+            set__status=BargainStatus.EXPIRED.value, set__expired_at=at, set__open_key=f"x:{bargain_id}"
+        )
+    )

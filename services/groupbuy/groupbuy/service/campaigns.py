@@ -1,0 +1,146 @@
+"""Campaign use cases: create, publish, end, read."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict
+
+from groupbuy.documents import Campaign
+from groupbuy.documents.campaigns import Limits
+from groupbuy.domain import campaigns
+from groupbuy.domain.campaigns import CampaignStatus, CampaignTerms, Stage, UserLimits
+from groupbuy.retail import Retail, campaign_sku
+from mallkit import ids, paging
+from mallkit.access import ADMIN, BRAND, get_or_404, require_role
+from mallkit.clock import now
+from mallkit.context import caller
+from mallkit.errors import FailedPrecondition, NotFound
+
+# Join attempts read the campaign on every call; its terms are frozen once published, and a
+# status change (ended) reaches every API process within this many seconds.
+CACHE_SECONDS = 2.0
+
+
+def status_of(campaign: Campaign) -> CampaignStatus:
+    return campaigns.status_at(campaign.stage, campaign.start_time, campaign.end_time, now())
+
+
+def limits_of(campaign: Campaign) -> UserLimits:
+    return UserLimits(campaign.limits.teams_opened, campaign.limits.teams_joined, campaign.limits.units_per_order)
+
+
+def create_campaign(retail: Retail, terms: CampaignTerms, publish: bool) -> Campaign:
+    """A brand (for its own approved SKU) or an admin opens a group-buy below the SKU's price."""
+    who = require_role(BRAND, ADMIN)
+    terms = campaigns.check_terms(terms, now())
+    campaigns.check_prices(terms, campaign_sku(retail, terms.sku_id).price_fen)
+    campaign = Campaign(
+        id=ids.new_id("cmp"),
+        owner_id=who.user_id,
+        sku_id=terms.sku_id,
+        group_price_fen=terms.group_price_fen,
+        leader_price_fen=terms.leader_price_fen,
+        solo_price_fen=terms.solo_price_fen,
+        team_size=terms.team_size,
+        expiry_hours=terms.expiry_hours,
+        seat_allotment=terms.seat_allotment,
+        start_time=terms.start_time,
+        end_time=terms.end_time,
+        limits=Limits(**asdict(terms.limits)),
+        virtual_fill_percent=terms.virtual_fill_percent,
+        distribution_enabled=terms.distribution_enabled,
+        stage=Stage.PUBLISHED if publish else Stage.DRAFT,
+    )
+    campaign.save(force_insert=True)
+    return campaign
+
+
+def _owned(campaign_id: str) -> Campaign:
+    who = require_role(BRAND, ADMIN)
+    campaign = get_or_404(Campaign, campaign_id, "campaign")
+    if campaign.owner_id != who.user_id and not who.has_role(ADMIN):
+        raise NotFound(f"campaign {campaign_id!r} not found", "campaign_not_found")
+    return campaign
+
+
+def publish_campaign(campaign_id: str) -> Campaign:
+    campaign = _owned(campaign_id)
+    if not Campaign.objects(id=campaign.id, stage=Stage.DRAFT).update_one(set__stage=Stage.PUBLISHED):
+        campaign.reload()
+        if campaign.stage != Stage.PUBLISHED:
+            raise FailedPrecondition(f"a {status_of(campaign)} campaign cannot be published", "campaign_not_draft")
+    _forget(campaign.id)
+    return campaign.reload()
+
+
+def end_campaign(campaign_id: str) -> Campaign:
+    """No new teams or seats from now; teams still forming run to their expiry."""
+    campaign = _owned(campaign_id)
+    Campaign.objects(id=campaign.id).update_one(set__stage=Stage.ENDED)
+    _forget(campaign.id)
+    return campaign.reload()
+
+
+def _visible(campaign: Campaign) -> bool:
+    who = caller()
+    return campaign.stage != Stage.DRAFT or campaign.owner_id == who.user_id or who.has_role(ADMIN)
+
+
+def get_campaign(campaign_id: str) -> Campaign:
+    found = Campaign.objects(id=campaign_id).first() if ids.is_valid(campaign_id) else None
+    if found is None or not _visible(found):
+        raise NotFound(f"campaign {campaign_id!r} not found", "campaign_not_found")
+    return found
+
+
+def list_campaigns(
+    cursor: str, limit: int, sku_id: str = "", status: CampaignStatus | None = None
+) -> tuple[list[Campaign], str]:
+    """Newest first. Drafts appear only to their owner (and to admins)."""
+    page = paging.parse(cursor, limit)
+    who = caller()
+    query = Campaign.objects(sku_id=sku_id) if sku_id else Campaign.objects
+    if not who.has_role(ADMIN):
+        query = query.filter(__raw__={"$or": [{"stage": {"$ne": Stage.DRAFT}}, {"owner_id": who.user_id}]})
+    if status is not None:
+        query = query.filter(**_status_filter(status))
+    if page.after_id:
+        query = query.filter(id__lt=page.after_id)
+    found = list(query.order_by("-id").limit(page.limit))
+    return found, paging.next_cursor([c.id for c in found], page.limit)
+
+
+def _status_filter(status: CampaignStatus) -> dict:
+    at = now()
+    match status:
+        case CampaignStatus.DRAFT:
+            return {"stage": Stage.DRAFT}
+        case CampaignStatus.SCHEDULED:
+            return {"stage": Stage.PUBLISHED, "start_time__gt": at, "end_time__gt": at}
+        case CampaignStatus.LIVE:
+            return {"stage": Stage.PUBLISHED, "start_time__lte": at, "end_time__gt": at}
+        case _:
+            return {"__raw__": {"$or": [{"stage": Stage.ENDED}, {"stage": Stage.PUBLISHED, "end_time": {"$lte": at}}]}}
+
+
+# ── the join path's read-through cache ──────────────────────────────────────────────────────
+
+_cache: dict[str, tuple[float, Campaign]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_campaign(campaign_id: str) -> Campaign:
+    """The campaign, at most CACHE_SECONDS old (drafts included: callers check the status)."""
+    hit = _cache.get(campaign_id)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    campaign = get_or_404(Campaign, campaign_id, "campaign")
+    with _cache_lock:
+        _cache[campaign_id] = (time.monotonic(), campaign)
+    return campaign
+
+
+def _forget(campaign_id: str) -> None:
+    with _cache_lock:
+        _cache.pop(campaign_id, None)

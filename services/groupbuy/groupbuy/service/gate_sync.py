@@ -1,0 +1,77 @@
+"""Keeping the seat gate a faithful copy of MongoDB: rebuild it, settle what a crash left pending."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from groupbuy.documents import Seat, Team
+from groupbuy.domain.teams import ACTIVE_SEATS, TeamStatus
+from groupbuy.service.seat_gate import Claim, GateSeat, GateTeam, SeatGate
+from mallkit.clock import now
+from mallkit.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+# A claim granted by the gate and still not in MongoDB after this long was lost to a crash.
+PENDING_GRACE = timedelta(seconds=60)
+
+
+def _epoch_ms(moment) -> int:
+    return int(moment.timestamp() * 1000) if moment else 0
+
+
+def _slot(key: str) -> int | None:
+    return None if key.startswith("x:") else int(key.rsplit(":", 1)[1])
+
+
+def _quota(key: str) -> str:
+    return "" if key.startswith("x:") else key.rsplit(":", 1)[1]
+
+
+def claim_of(seat: Seat) -> Claim:
+    """What the seat holds in the gate (slot 0 / quota "" for places already given back)."""
+    return Claim(seat.campaign_id, seat.team_id, seat.user_id, seat.seat_no, _slot(seat.allot_key) or 0,
+                 _quota(seat.quota_key))  # fmt: skip
+
+
+def rebuild(gate: SeatGate, campaign_id: str) -> None:
+    """Rebuild the campaign's gate from MongoDB; if another process is at it, wait for that one."""
+    if not gate.lock_rebuild(campaign_id):
+        if not gate.wait_ready(campaign_id):
+            raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
+        return
+    try:
+        forming = {
+            t.id: GateTeam(t.id, t.team_size, _epoch_ms(t.expires_at))
+            for t in Team.objects(campaign_id=campaign_id, status=TeamStatus.FORMING).only(
+                "id", "team_size", "expires_at"
+            )
+        }
+        seats = [
+            GateSeat(s.team_id, s.user_id, s.seat_no, slot, _quota(s.quota_key), s.team_id in forming)
+            for s in Seat.objects(campaign_id=campaign_id, status__in=list(ACTIVE_SEATS)).only(
+                "team_id", "user_id", "seat_no", "allot_key", "quota_key"
+            )
+            if (slot := _slot(s.allot_key)) is not None
+        ]
+        gate.rebuild(campaign_id, list(forming.values()), seats)
+    finally:
+        gate.unlock_rebuild(campaign_id)
+
+
+def sweep_pending(gate: SeatGate, campaign_id: str) -> int:
+    """Give back the places of claims the gate granted but MongoDB never received (a crash in
+    between); claims MongoDB holds are just marked settled. Returns how many were given back."""
+    given_back = 0
+    for claim in gate.pending_before(campaign_id, _epoch_ms(now() - PENDING_GRACE)):
+        held = Seat.objects(
+            team_id=claim.team_id, user_id=claim.user_id, seat_no=claim.seat_no, status__in=list(ACTIVE_SEATS)
+        ).first()
+        if held is None:
+            gate.give_back(claim)
+            given_back += 1
+            log.warning("gave back a seat claim lost before MongoDB: %s", claim.member)
+        else:
+            gate.settled(claim)
+    return given_back

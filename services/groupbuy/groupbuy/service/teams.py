@@ -1,0 +1,350 @@
+"""Team use cases for members: open, join, order a seat, leave, share, read.
+
+A seat is taken in two steps: the Redis gate grants the claim (one Lua call that also refuses
+the crowd), then MongoDB inserts the seat under its unique keys. If MongoDB refuses, the gate was
+stale (a flush, a lost write): its places are given back, the gate is invalidated and rebuilt
+from MongoDB, and the claim is tried again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mongoengine as me
+
+from groupbuy.documents import Campaign, Seat, Share, Team
+from groupbuy.domain import teams as rules
+from groupbuy.domain.campaigns import require_live
+from groupbuy.domain.teams import SeatKind, SeatStatus, TeamStatus
+from groupbuy.retail import Retail, place_order
+from groupbuy.service import gate_sync
+from groupbuy.service.campaigns import cached_campaign, limits_of, status_of
+from groupbuy.service.seat_gate import Claim, RebuildNeeded, Refused, SeatGate, UnknownTeam
+from groupbuy.service.team_life import release_seat, seat_event, team_event
+from mallkit import ids, paging
+from mallkit.access import ADMIN, get_or_404, require_user
+from mallkit.clock import now
+from mallkit.context import caller
+from mallkit.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+
+log = logging.getLogger(__name__)
+
+CLAIM_ATTEMPTS = 4
+
+REFUSALS: dict[str, Callable[[], DomainError]] = {
+    "team_full": lambda: FailedPrecondition("the team is full", "team_full"),
+    "already_joined": lambda: AlreadyExists("you already hold a seat in this team", "already_joined"),
+    "team_closed": lambda: FailedPrecondition("the team has closed", "team_closed"),
+    "team_expired": lambda: FailedPrecondition("the team has expired", "team_expired"),
+    "open_limit_reached": lambda: FailedPrecondition(
+        "you already lead as many forming teams as this campaign allows", "open_limit_reached"
+    ),
+    "join_limit_reached": lambda: FailedPrecondition(
+        "you hold as many seats in this campaign as it allows", "join_limit_reached"
+    ),
+    "allotment_sold_out": lambda: FailedPrecondition("every seat of this campaign is taken", "allotment_sold_out"),
+}
+
+
+@dataclass(frozen=True)
+class TeamView:
+    team: Team
+    seats: list[Seat]  # active seats, only for members, the campaign's owner and admins
+    claimed: int
+
+
+# ── claiming a seat ─────────────────────────────────────────────────────────────────────────
+
+
+def _grant(gate: SeatGate, campaign: Campaign, team_id: str, user_id: str, kind: SeatKind) -> Claim:
+    """The gate's answer, rebuilding it from MongoDB when it does not mirror it."""
+    limits = limits_of(campaign)
+    for _ in range(CLAIM_ATTEMPTS):
+        try:
+            granted = gate.claim(
+                campaign.id,
+                team_id,
+                user_id,
+                kind=kind,
+                size=campaign.team_size,
+                allotment=campaign.seat_allotment,
+                limit=limits.teams_opened if kind == SeatKind.OPENED else limits.teams_joined,
+                opening=kind == SeatKind.OPENED,
+                now_ms=int(now().timestamp() * 1000),
+            )
+        except RebuildNeeded:
+            gate_sync.rebuild(gate, campaign.id)
+            continue
+        except UnknownTeam:
+            team = Team.objects(id=team_id).only("status", "expires_at").first()
+            if team is None:
+                raise NotFound(f"team {team_id!r} not found", "team_not_found") from None
+            rules.require_open(team.status, team.expires_at, now())
+            gate.invalidate(campaign.id)  # the team forms but the gate lost it
+            continue
+        if isinstance(granted, Refused):
+            raise REFUSALS[granted.code]()
+        return granted
+    raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
+
+
+def _seat(campaign: Campaign, claim: Claim, kind: SeatKind, quantity: int, inviter_id: str) -> Seat:
+    at = now()
+    seat = Seat(
+        id=ids.new_id("seat"),
+        team_id=claim.team_id,
+        campaign_id=campaign.id,
+        user_id=claim.user_id,
+        seat_no=claim.seat_no,
+        kind=kind,
+        quantity=quantity,
+        price_fen=rules.seat_price_fen(
+            campaign.group_price_fen, campaign.leader_price_fen, kind == SeatKind.OPENED, quantity
+        ),
+        inviter_id=inviter_id,
+        status=SeatStatus.HELD,
+        claimed_at=at,
+        hold_expires_at=rules.hold_expires_at(at),
+        member_key=rules.member_key(claim.team_id, claim.user_id),
+        place_key=rules.place_key(claim.team_id, claim.seat_no),
+        allot_key=rules.allot_key(campaign.id, claim.slot),
+        quota_key=rules.quota_key(campaign.id, claim.user_id, kind, int(claim.quota[1:])),
+    )
+    if kind == SeatKind.JOINED:
+        seat.outbox = [seat_event("team_joined", seat, seat_no=seat.seat_no, inviter_id=inviter_id)]
+    return seat
+
+
+def _take(gate: SeatGate, campaign: Campaign, team_id: str, kind: SeatKind, quantity: int, inviter: str,
+          new_team: Team | None = None) -> Seat:  # fmt: skip
+    """Grant, then insert (the new team first, when opening one). A MongoDB refusal means the gate
+    was stale: give the claim back, rebuild the gate and try again."""
+    who = require_user()
+    for _ in range(CLAIM_ATTEMPTS):
+        claim = _grant(gate, campaign, team_id, who.user_id, kind)
+        seat = _seat(campaign, claim, kind, quantity, inviter)
+        try:
+            if new_team is not None:
+                new_team.save(force_insert=True)
+            seat.save(force_insert=True)
+        except me.NotUniqueError:
+            _undo(gate, claim, new_team)
+            gate.invalidate(campaign.id)
+            log.warning("seat gate of %s was stale (MongoDB refused %s); rebuilding", campaign.id, claim.member)
+            continue
+        except BaseException:
+            _undo(gate, claim, new_team)
+            raise
+        gate.settled(claim)
+        return seat
+    raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
+
+
+def _undo(gate: SeatGate, claim: Claim, new_team: Team | None) -> None:
+    gate.give_back(claim)
+    if new_team is not None:
+        Team.objects(id=new_team.id).delete()
+        gate.drop_team(claim.campaign_id, new_team.id)
+
+
+def _live_campaign(campaign_id: str) -> Campaign:
+    campaign = cached_campaign(campaign_id)
+    require_live(status_of(campaign))
+    return campaign
+
+
+def open_team(gate: SeatGate, campaign_id: str, quantity: int) -> tuple[Team, Seat]:
+    """The caller leads a new team, holding its seat 1."""
+    who = require_user()
+    campaign = _live_campaign(campaign_id)
+    quantity = limits_of(campaign).check_quantity(quantity)
+    team = Team(
+        id=ids.new_id("team"),
+        campaign_id=campaign.id,
+        team_size=campaign.team_size,
+        leader_id=who.user_id,
+        opener_id=who.user_id,
+        status=TeamStatus.FORMING,
+    )
+    team.outbox = [team_event("team_opened", team, leader_id=who.user_id, team_size=team.team_size)]
+    seat = _take(gate, campaign, team.id, SeatKind.OPENED, quantity, "", new_team=team)
+    return team, seat
+
+
+def join_team(gate: SeatGate, team_id: str, share_code: str, quantity: int) -> Seat:
+    """A seat in a team, by its id or through a share code (crediting the sharer)."""
+    who = require_user()
+    inviter = ""
+    if bool(team_id) == bool(share_code):
+        raise InvalidArgument("give exactly one of team_id and share_code", "team_or_share_code")
+    if share_code:
+        share = Share.objects(id=share_code).first() if ids.is_valid(share_code) else None
+        if share is None:
+            raise NotFound("no such share code", "share_code_not_found")
+        team_id, inviter = share.team_id, share.sharer_id if share.sharer_id != who.user_id else ""
+    campaign_id = _campaign_of(team_id)
+    campaign = _live_campaign(campaign_id)
+    quantity = limits_of(campaign).check_quantity(quantity)
+    return _take(gate, campaign, team_id, SeatKind.JOINED, quantity, inviter)
+
+
+_team_campaigns: dict[str, str] = {}
+
+
+def _campaign_of(team_id: str) -> str:
+    """A team's campaign never changes, so the join path remembers it per process."""
+    if (campaign_id := _team_campaigns.get(team_id)) is None:
+        team = Team.objects(id=team_id).only("campaign_id").first() if ids.is_valid(team_id) else None
+        if team is None:
+            raise NotFound(f"team {team_id!r} not found", "team_not_found")
+        if len(_team_campaigns) > 100_000:
+            _team_campaigns.clear()
+        campaign_id = _team_campaigns[team_id] = team.campaign_id
+    return campaign_id
+
+
+# ── the seat's order ────────────────────────────────────────────────────────────────────────
+
+
+def _my_seat(team_id: str) -> Seat:
+    who = require_user()
+    seat = Seat.objects(member_key=rules.member_key(team_id, who.user_id)).first() if ids.is_valid(team_id) else None
+    if seat is None:
+        raise NotFound("you hold no seat in this team", "seat_not_found")
+    return seat
+
+
+def place_seat_order(retail: Retail, team_id: str) -> Seat:
+    """The retail order for the caller's seat; asking again returns the same order."""
+    seat = _my_seat(team_id)
+    if seat.order_id:
+        return seat
+    team = get_or_404(Team, team_id, "team")
+    rules.require_open(team.status, team.expires_at, now())
+    campaign = cached_campaign(seat.campaign_id)
+    order = place_order(
+        retail,
+        sku_id=campaign.sku_id,
+        quantity=seat.quantity,
+        unit_price_fen=seat.price_fen // seat.quantity,
+        idempotency_key=f"seat:{seat.id}",
+        distribution_enabled=campaign.distribution_enabled,
+        group_team_id=team.id,
+    )
+    # the hold now runs with the order's own payment window
+    Seat.objects(id=seat.id, status=SeatStatus.HELD, order_id="").update_one(
+        set__order_id=order.id, set__hold_expires_at=rules.hold_expires_at(now())
+    )
+    seat.reload()
+    if seat.order_id != order.id:
+        raise FailedPrecondition("the seat was released before its order was placed", "seat_released")
+    return seat
+
+
+def place_solo_order(retail: Retail, campaign_id: str, quantity: int, idempotency_key: str = "") -> tuple[str, int]:
+    """Buy alone at the campaign's solo price; returns the order id and its total. The same key
+    (per buyer and campaign) returns the same order."""
+    require_user()
+    key = rules.solo_order_key(campaign_id, idempotency_key) or ids.new_id("solo")
+    campaign = _live_campaign(campaign_id)
+    if not campaign.solo_price_fen:
+        raise FailedPrecondition("this campaign sells no solo purchase", "no_solo_price")
+    quantity = limits_of(campaign).check_quantity(quantity)
+    order = place_order(
+        retail,
+        sku_id=campaign.sku_id,
+        quantity=quantity,
+        unit_price_fen=campaign.solo_price_fen,
+        idempotency_key=key,
+        distribution_enabled=campaign.distribution_enabled,
+        group_campaign_id=campaign.id,
+    )
+    return order.id, order.total.fen
+
+
+# ── leaving ─────────────────────────────────────────────────────────────────────────────────
+
+
+def leave_team(gate: SeatGate, team_id: str) -> Team:
+    """Give up the seat before the team forms; a paid seat's order is refunded by retail."""
+    seat = _my_seat(team_id)
+    if seat.status == SeatStatus.RELEASED:
+        raise NotFound("you hold no seat in this team", "seat_not_found")
+    team = Team.objects.get(id=seat.team_id)
+    rules.require_forming(team.status)
+    if not release_seat(gate, seat, rules.ReleaseReason.LEFT):
+        team.reload()
+        rules.require_forming(team.status)
+    return team.reload()
+
+
+# ── sharing and reading ─────────────────────────────────────────────────────────────────────
+
+
+def share_team(team_id: str) -> str:
+    """The caller's share code for the team: the same code on every call."""
+    who = require_user()
+    team = get_or_404(Team, team_id, "team")
+    rules.require_forming(team.status)
+    share = Share(id="sh" + secrets.token_hex(8), team_id=team.id, campaign_id=team.campaign_id, sharer_id=who.user_id)
+    try:
+        share.save(force_insert=True)
+    except me.NotUniqueError:
+        share = Share.objects.get(team_id=team.id, sharer_id=who.user_id)
+    return share.id
+
+
+def _sees_seats(team: Team, seats: list[Seat]) -> bool:
+    who = caller()
+    if who.has_role(ADMIN) or any(s.user_id == who.user_id for s in seats):
+        return True
+    campaign = Campaign.objects(id=team.campaign_id).only("owner_id").first()
+    return campaign is not None and campaign.owner_id == who.user_id
+
+
+def get_team(team_id: str) -> TeamView:
+    """Anyone may see a team (it is shared); only members, the campaign's owner and admins see its seats."""
+    team = get_or_404(Team, team_id, "team")
+    seats = list(Seat.objects(team_id=team.id, status__in=list(rules.ACTIVE_SEATS)).order_by("seat_no"))
+    return TeamView(team, seats if _sees_seats(team, seats) else [], len(seats))
+
+
+def list_joinable(gate: SeatGate, campaign_id: str, limit: int) -> list[TeamView]:
+    """Teams still forming with a free seat, closest to forming first."""
+    if not 0 <= limit <= paging.MAX_LIMIT:
+        raise InvalidArgument(f"limit must be between 1 and {paging.MAX_LIMIT}", "invalid_limit")
+    campaign = cached_campaign(campaign_id)
+    try:
+        team_ids = gate.joinable(campaign.id, limit or paging.DEFAULT_LIMIT)
+    except RebuildNeeded:
+        gate_sync.rebuild(gate, campaign.id)
+        team_ids = gate.joinable(campaign.id, limit or paging.DEFAULT_LIMIT)
+    at = now()
+    found = {t.id: t for t in Team.objects(id__in=team_ids, status=TeamStatus.FORMING)}
+    claimed = _claimed_counts(team_ids)
+    return [
+        TeamView(found[t], [], claimed.get(t, 0))
+        for t in team_ids
+        if t in found and (found[t].expires_at is None or found[t].expires_at > at)
+    ]
+
+
+def _claimed_counts(team_ids: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for seat in Seat.objects(team_id__in=team_ids, status__in=list(rules.ACTIVE_SEATS)).only("team_id"):
+        counts[seat.team_id] = counts.get(seat.team_id, 0) + 1
+    return counts
+
+
+def list_my_seats(cursor: str, limit: int) -> tuple[list[Seat], str]:
+    """The caller's seats, newest first (released ones included, with their reason)."""
+    who = require_user()
+    page = paging.parse(cursor, limit)
+    query = Seat.objects(user_id=who.user_id)
+    if page.after_id:
+        query = query.filter(id__lt=page.after_id)
+    found = list(query.order_by("-id").limit(page.limit))
+    return found, paging.next_cursor([s.id for s in found], page.limit)

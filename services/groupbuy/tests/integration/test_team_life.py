@@ -1,0 +1,115 @@
+"""Teams after their seats are taken: payments, expiry (on an injected clock), holds, late payments."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from groupbuy.documents import Seat
+from groupbuy.service import paid_orders, team_life, teams
+from mallkit.clock import frozen_at, now
+
+from ..conftest import as_user, user
+from .test_teams import join_as, live_campaign, open_as, pay
+
+pytestmark = pytest.mark.integration
+
+
+def events(document, type_: str) -> list[dict]:
+    return [e for e in document.reload().outbox if e["type"] == type_]
+
+
+def team_with(gate, fake_retail, size: int, paid: int, unpaid: int, **terms):
+    """A team of `size` with `paid` paid seats (the leader's first) and `unpaid` ordered, unpaid ones."""
+    campaign = live_campaign(fake_retail, team_size=size, **terms)
+    team, _ = open_as(gate, "u_lead", campaign)
+    members = ["u_lead"] + [f"u_{i}" for i in range(paid + unpaid - 1)]
+    for member in members[1:]:
+        join_as(gate, member, team.id)
+    for member in members[:paid]:
+        pay(gate, fake_retail, member, team.id)
+    for member in members[paid:]:
+        with as_user(user(member)):
+            teams.place_seat_order(fake_retail, team.id)
+    return campaign, team.reload()
+
+
+def test_an_expired_team_fails_once_and_names_every_order_for_retail_to_void(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=4, paid=2, unpaid=1)
+    orders = sorted(s.order_id for s in Seat.objects(team_id=team.id))
+    with frozen_at(team.expires_at - timedelta(seconds=1)):
+        assert team_life.close_expired_teams(gate) == 0
+    with frozen_at(team.expires_at):
+        assert team_life.close_expired_teams(gate) == 1
+        assert team_life.close_expired_teams(gate) == 0  # the sweep running again changes nothing
+    team.reload()
+    assert (team.status, team.failure_reason, team.seats_settled) == ("failed", "expired", True)
+    [failed] = events(team, "team_failed")
+    assert sorted(failed["data"]["order_ids"]) == orders
+    assert {s.status for s in Seat.objects(team_id=team.id)} == {"released"}
+    # every place came back: the campaign's allotment and the members' quotas
+    assert gate.claimed(team.campaign_id) == 0
+
+
+def test_virtual_fill_completes_only_teams_at_or_above_the_ratio(mongo_db, gate, fake_retail):
+    # BUSINESS_RULES: size 4, ratio 40 % → 2 paid complete (virtual), 1 paid fails
+    _, enough = team_with(gate, fake_retail, size=4, paid=2, unpaid=1, virtual_fill_percent=40)
+    _, short = team_with(gate, fake_retail, size=4, paid=1, unpaid=0, virtual_fill_percent=40)
+    with frozen_at(max(enough.expires_at, short.expires_at)):
+        assert team_life.close_expired_teams(gate) == 2
+    enough.reload(), short.reload()
+    assert (enough.status, enough.virtually_filled) == ("formed", True)
+    [formed] = events(enough, "team_formed")
+    paid_orders_ = sorted(s.order_id for s in Seat.objects(team_id=enough.id, status="paid"))
+    assert sorted(formed["data"]["order_ids"]) == paid_orders_ and len(paid_orders_) == 2
+    assert formed["data"]["virtually_filled"] is True
+    # the unpaid member of the virtually filled team is let go, and retail voids their order
+    [unpaid] = Seat.objects(team_id=enough.id, status="released")
+    assert [e["data"]["reason"] for e in events(unpaid, "seat_released")] == ["team_closed"]
+    assert (short.status, short.virtually_filled) == ("failed", False)
+
+
+def test_a_payment_after_the_team_failed_releases_the_seat_for_a_refund(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=1)
+    late = Seat.objects.get(team_id=team.id, status="held")
+    with frozen_at(team.expires_at):
+        team_life.close_expired_teams(gate)
+    assert team_life.seat_paid(gate, late.order_id) is False
+    assert late.reload().status == "released"
+    assert [e["data"]["order_id"] for e in events(late, "seat_released")] == [late.order_id]
+
+
+def test_paying_twice_counts_once(mongo_db, gate, fake_retail, order_paid):
+    _, team = team_with(gate, fake_retail, size=3, paid=0, unpaid=2)
+    seat = Seat.objects(team_id=team.id).first()
+    for _ in range(2):
+        paid_orders.order_paid(gate, order_paid(seat.order_id, buyer_id=seat.user_id, group_team_id=team.id))
+    assert team.reload().paid_seats == [seat.id]
+
+
+def test_unpaid_seats_go_when_their_hold_runs_out_or_their_order_is_cancelled(mongo_db, gate, fake_retail):
+    campaign, team = team_with(gate, fake_retail, size=4, paid=1, unpaid=2)
+    first, second = Seat.objects(team_id=team.id, status="held").order_by("seat_no")
+    cancelled = {
+        "type": "order_cancelled",
+        "data": {"order_id": first.order_id, "attribution": {"group_team_id": team.id}},
+    }
+    assert paid_orders.order_cancelled(gate, cancelled)
+    assert paid_orders.order_cancelled(gate, cancelled) is False
+    with frozen_at(now() + timedelta(minutes=31)):
+        assert team_life.release_expired_holds(gate) == 1
+    assert [s.release_reason for s in (first.reload(), second.reload())] == ["order_cancelled", "hold_expired"]
+    assert Seat.objects(team_id=team.id, status__in=["held", "paid"]).count() == 1
+    assert teams.list_joinable(gate, campaign.id, 10)[0].claimed == 1
+
+
+def test_a_full_refund_before_forming_takes_the_member_out(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=3, paid=2, unpaid=0)
+    member = Seat.objects.get(team_id=team.id, user_id="u_0")
+    refunded = {
+        "data": {"order_id": member.order_id, "fully_refunded": True, "attribution": {"group_team_id": team.id}}
+    }
+    assert paid_orders.order_refunded(gate, refunded)
+    assert member.reload().status == "released"
+    assert team.reload().paid_seats == [Seat.objects.get(team_id=team.id, user_id="u_lead").id]

@@ -1,0 +1,202 @@
+"""Teams and seats through the use cases, against the Mongo wire server and real Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from groupbuy.documents import Campaign, Seat, Team
+from groupbuy.domain.campaigns import CampaignTerms, UserLimits
+from groupbuy.service import campaigns, funnel, team_life, teams
+from groupbuy.service.seat_gate import SeatGate
+from mallkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+
+from ..conftest import BRAND, as_user, user
+
+pytestmark = pytest.mark.integration
+
+
+def live_campaign(fake_retail, **terms) -> Campaign:
+    defaults = {"sku_id": "sku_mist", "group_price_fen": 990, "team_size": 3, "expiry_hours": 24}
+    with as_user(BRAND):
+        return campaigns.create_campaign(fake_retail, CampaignTerms(**{**defaults, **terms}), publish=True)
+
+
+def open_as(gate: SeatGate, user_id: str, campaign: Campaign):
+    with as_user(user(user_id)):
+        return teams.open_team(gate, campaign.id, 0)
+
+
+def join_as(gate: SeatGate, user_id: str, team_id: str = "", share_code: str = "", quantity: int = 0) -> Seat:
+    with as_user(user(user_id)):
+        return teams.join_team(gate, team_id, share_code, quantity)
+
+
+def pay(gate: SeatGate, fake_retail, user_id: str, team_id: str) -> Seat:
+    with as_user(user(user_id)):
+        seat = teams.place_seat_order(fake_retail, team_id)
+    team_life.seat_paid(gate, seat.order_id)
+    return seat.reload()
+
+
+def refusal(call, *args, **kwargs) -> str:
+    with pytest.raises((FailedPrecondition, AlreadyExists, InvalidArgument, NotFound)) as err:
+        call(*args, **kwargs)
+    return err.value.code
+
+
+def test_a_leader_opens_friends_join_and_the_team_forms_when_every_seat_is_paid(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, leader_price_fen=890)
+    team, leader_seat = open_as(gate, "u_lead", campaign)
+    assert (leader_seat.seat_no, leader_seat.price_fen, team.leader_id) == (1, 890, "u_lead")
+    seats = [join_as(gate, u, team.id) for u in ("u_a", "u_b")]
+    assert [s.seat_no for s in seats] == [2, 3]
+    assert [s.price_fen for s in seats] == [990, 990]
+
+    for member in ("u_lead", "u_a"):
+        pay(gate, fake_retail, member, team.id)
+    team.reload()
+    assert team.status == "forming"
+    assert team.expires_at is not None  # the clock runs from the leader's payment
+
+    pay(gate, fake_retail, "u_b", team.id)
+    team.reload()
+    assert team.status == "formed"
+    assert len(team.paid_seats) == 3
+    formed = [e for e in team.outbox if e["type"] == "team_formed"]
+    assert len(formed) == 1
+    assert sorted(formed[0]["data"]["order_ids"]) == sorted(s.reload().order_id for s in [leader_seat, *seats])
+    # the seat orders went to retail at the group price, attributed to the team, without commission
+    request = fake_retail.orders[("u_a", f"seat:{seats[0].id}")]
+    assert request.attribution.group_team_id == team.id
+    assert dict(request.quote.unit_price_fen) == {"sku_mist": 990}
+    assert request.quote.source == "groupbuy"
+    assert request.quote.distribution_enabled is False
+
+
+def test_refusals_name_their_reason_and_change_nothing(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, team_size=2, limits=UserLimits(teams_opened=1, teams_joined=1))
+    team, _ = open_as(gate, "u_lead", campaign)
+    assert refusal(join_as, gate, "u_lead", team.id) == "already_joined"
+    join_as(gate, "u_a", team.id)
+    assert refusal(join_as, gate, "u_b", team.id) == "team_full"
+    assert refusal(open_as, gate, "u_lead", campaign) == "open_limit_reached"
+    other, _ = open_as(gate, "u_other", campaign)
+    assert refusal(join_as, gate, "u_a", other.id) == "join_limit_reached"
+    assert refusal(join_as, gate, "u_b", "team_missing") == "team_not_found"
+    assert refusal(join_as, gate, "u_b", other.id, quantity=2) == "units_limit_exceeded"
+    assert Seat.objects(status__in=["held", "paid"]).count() == 3
+    assert Team.objects.count() == 2
+
+
+def test_the_allotment_is_never_oversold(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, team_size=5, seat_allotment=3)
+    team, _ = open_as(gate, "u_lead", campaign)
+    join_as(gate, "u_a", team.id)
+    join_as(gate, "u_b", team.id)
+    assert refusal(join_as, gate, "u_c", team.id) == "allotment_sold_out"
+    assert refusal(open_as, gate, "u_d", campaign) == "allotment_sold_out"
+    assert Team.objects.count() == 1  # the refused open left no team behind
+
+
+def test_a_campaign_that_is_not_live_takes_no_seats(mongo_db, gate, fake_retail):
+    with as_user(BRAND):
+        draft = campaigns.create_campaign(fake_retail, CampaignTerms("sku_mist", 990, 3, 24), publish=False)
+    assert refusal(open_as, gate, "u_lead", draft) == "campaign_not_live"
+    with as_user(BRAND):
+        campaigns.publish_campaign(draft.id)
+    team, _ = open_as(gate, "u_lead", draft)
+    with as_user(BRAND):
+        campaigns.end_campaign(draft.id)
+    assert refusal(join_as, gate, "u_a", team.id) == "campaign_not_live"
+
+
+def test_a_leader_who_leaves_hands_the_team_on_and_a_lone_leader_cancels_it(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, team_size=3)
+    team, _ = open_as(gate, "u_lead", campaign)
+    join_as(gate, "u_a", team.id)
+    pay(gate, fake_retail, "u_a", team.id)
+    with as_user(user("u_lead")):
+        after = teams.leave_team(gate, team.id)
+    assert after.leader_id == "u_a"
+    assert after.expires_at is not None  # the new leader had paid: the clock starts
+    # the seat is free again, and the leaver may come back
+    join_as(gate, "u_lead", team.id)
+    with as_user(user("u_lead")):
+        teams.leave_team(gate, team.id)
+    with as_user(user("u_a")):
+        cancelled = teams.leave_team(gate, team.id)
+    assert (cancelled.status, cancelled.failure_reason) == ("failed", "leader_left")
+    released = Seat.objects(team_id=team.id, user_id="u_a").first()
+    assert released.status == "released"
+    assert [e["data"]["order_id"] for e in released.outbox if e["type"] == "seat_released"] == [released.order_id]
+    assert refusal(join_as, gate, "u_b", team.id) == "team_closed"
+
+
+def test_the_gate_is_rebuilt_from_mongodb_after_a_flush(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, team_size=3, seat_allotment=4)
+    team, _ = open_as(gate, "u_lead", campaign)
+    join_as(gate, "u_a", team.id)
+    gate.redis.flushdb()
+    assert refusal(join_as, gate, "u_a", team.id) == "already_joined"
+    join_as(gate, "u_b", team.id)
+    assert refusal(join_as, gate, "u_c", team.id) == "team_full"
+    assert gate.claimed(campaign.id) == 3
+
+
+def test_a_stale_gate_is_caught_by_mongodb_and_rebuilt(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, team_size=3)
+    team, _ = open_as(gate, "u_lead", campaign)
+    join_as(gate, "u_a", team.id)
+    # lose the team's members but keep `ready`: the gate now believes seats 2 and 3 are free
+    gate.redis.hdel(f"gb:{{{campaign.id}}}:t:{team.id}", "u:u_a", "s2")
+    gate.redis.hincrby(f"gb:{{{campaign.id}}}:t:{team.id}", "n", -1)
+    assert refusal(join_as, gate, "u_a", team.id) == "already_joined"
+    assert Seat.objects(team_id=team.id, status__in=["held", "paid"]).count() == 2
+
+
+def test_share_codes_credit_the_sharer_in_the_funnel(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, team_size=2)
+    team, _ = open_as(gate, "u_lead", campaign)
+    with as_user(user("u_lead")):
+        code = teams.share_team(team.id)
+        assert teams.share_team(team.id) == code
+    seat = join_as(gate, "u_a", share_code=code)
+    assert seat.inviter_id == "u_lead"
+    pay(gate, fake_retail, "u_lead", team.id)
+    pay(gate, fake_retail, "u_a", team.id)
+    with as_user(BRAND):
+        result = funnel.campaign_funnel(campaign.id, 0)
+    totals = result.totals
+    assert (totals.shares, totals.opens, totals.joins, totals.paid, totals.formed) == (1, 1, 1, 2, 1)
+    inviter, counts = result.inviters[0]
+    assert inviter == "u_lead"
+    assert (counts.shares, counts.opens, counts.joins, counts.paid, counts.formed) == (1, 1, 1, 1, 1)
+
+
+def test_joinable_teams_come_closest_to_forming_first(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, team_size=4)
+    lonely, _ = open_as(gate, "u_1", campaign)
+    busy, _ = open_as(gate, "u_2", campaign)
+    join_as(gate, "u_3", busy.id)
+    full, _ = open_as(gate, "u_4", campaign)
+    for member in ("u_5", "u_6", "u_7"):
+        join_as(gate, member, full.id)
+    listed = teams.list_joinable(gate, campaign.id, 10)
+    assert [(v.team.id, v.claimed) for v in listed] == [(busy.id, 2), (lonely.id, 1)]
+
+
+def test_a_solo_purchase_is_priced_by_the_campaign_and_keyed_for_retries(mongo_db, fake_retail):
+    limits = UserLimits(units_per_order=2)
+    campaign = live_campaign(fake_retail, solo_price_fen=1500, distribution_enabled=True, limits=limits)
+    with as_user(user("u_solo")):
+        first = teams.place_solo_order(fake_retail, campaign.id, 2, "k-1")
+        assert teams.place_solo_order(fake_retail, campaign.id, 2, "k-1") == first
+        assert teams.place_solo_order(fake_retail, campaign.id, 1, "k-2")[0] != first[0]
+        assert refusal(teams.place_solo_order, fake_retail, campaign.id, 1, "k" * 101) == "invalid_idempotency_key"
+    assert first[1] == 3000
+    request = fake_retail.orders[("u_solo", f"solo:{campaign.id}:k-1")]
+    assert (request.attribution.group_campaign_id, request.attribution.group_team_id) == (campaign.id, "")
+    assert request.quote.distribution_enabled is True
+    no_solo = live_campaign(fake_retail)
+    with as_user(user("u_solo")):
+        assert refusal(teams.place_solo_order, fake_retail, no_solo.id, 1) == "no_solo_price"
