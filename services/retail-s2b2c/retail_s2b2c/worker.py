@@ -1,4 +1,7 @@
-"""retail-s2b2c nameko worker: order clocks and wallet reactions. Run: python -m mallkit.worker retail_s2b2c.worker"""
+"""retail-s2b2c nameko worker: order clocks, group orders and wallet reactions.
+
+Run: python -m mallkit.worker retail_s2b2c.worker
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from mallkit import mongo
 from mallkit.consumer import ProcessedEvent, idempotent
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.documents import DOCUMENTS
-from retail_s2b2c.service import ledger, orders, wallet, withdrawals
+from retail_s2b2c.service import group_orders, ledger, orders, wallet, withdrawals
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,26 @@ class Worker:
             log.info("auto-received %d orders", received)
         if completed := orders.complete_due(windows):
             log.info("completed %d orders", completed)
+
+    # ── group orders (groupbuy's teams) ─────────────────────────────────────────────────────────
+
+    @event_handler("groupbuy", "team_formed", requeue_on_error=True)
+    @idempotent("retail.groupbuy.team_formed")
+    def lift_ship_hold(self, envelope: dict[str, Any]) -> None:
+        if lifted := group_orders.on_team_formed(envelope):
+            log.info("team %s formed: %d orders may ship", envelope["data"]["team_id"], lifted)
+
+    @event_handler("groupbuy", "team_failed", requeue_on_error=True)
+    @idempotent("retail.groupbuy.team_failed")
+    def void_failed_team(self, envelope: dict[str, Any]) -> None:
+        for order in group_orders.on_team_failed(envelope):
+            log.info("failed team: order %s is %s", order.id, order.status)
+
+    @event_handler("groupbuy", "seat_released", requeue_on_error=True)
+    @idempotent("retail.groupbuy.seat_released")
+    def void_released_seat(self, envelope: dict[str, Any]) -> None:
+        for order in group_orders.on_seat_released(envelope):
+            log.info("released seat: order %s is %s", order.id, order.status)
 
     # ── wallet ──────────────────────────────────────────────────────────────────────────────
 

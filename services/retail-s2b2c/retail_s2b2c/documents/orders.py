@@ -22,6 +22,7 @@ class Attribution(me.EmbeddedDocument):
     post_id = me.StringField(default="")
     kol_link_id = me.StringField(default="")
     agent_id = me.StringField(default="")
+    group_campaign_id = me.StringField(default="")
 
 
 class Order(OutboxDocument):
@@ -36,6 +37,8 @@ class Order(OutboxDocument):
     transaction_id = me.StringField()
     # false for promotion-priced orders (a quote without distribution): no store commission
     distribution_enabled = me.BooleanField(default=True)
+    # a team's seat order: not shippable until groupbuy's team_formed names it (only ever cleared)
+    awaiting_group = me.BooleanField(default=False)
     created_at = me.DateTimeField(default=now)
     paid_at = me.DateTimeField()
     cancelled_at = me.DateTimeField()

@@ -66,9 +66,10 @@ def total_fen(lines: list[PricedLine]) -> int:
 
 # ── price quotes from other services ──────────────────────────────────────────────────────────
 
-# Which attribution field a quoting service must set: the team, bargain or agent the price is for.
+# Which attribution field a quoting service must set: the team, bargain, campaign (a groupbuy
+# campaign's solo purchase) or agent the price is for.
 QUOTE_SOURCES: dict[str, tuple[str, ...]] = {
-    "groupbuy": ("group_team_id", "bargain_id"),
+    "groupbuy": ("group_team_id", "bargain_id", "group_campaign_id"),
     "agent": ("agent_id",),
 }
 
@@ -98,6 +99,12 @@ def check_quote(quote: Quote, calling_service: str, attribution: dict[str, str],
         raise InvalidArgument("quoted prices must be positive", "invalid_quote_price")
 
 
+def awaits_group(attribution: dict[str, str], quote: Quote | None) -> bool:
+    """A team's seat order, priced by groupbuy, ships only once the team forms. A solo campaign
+    purchase has no team; a buyer's own group_team_id without groupbuy's quote is no seat order."""
+    return quote is not None and quote.source == "groupbuy" and bool(attribution.get("group_team_id"))
+
+
 # ── shipping, receipt, completion ─────────────────────────────────────────────────────────────
 
 
@@ -114,6 +121,11 @@ class Windows:
 
     def complete_due_before(self, now: datetime) -> datetime:
         return now - self.after_sale
+
+
+def check_group_formed(awaiting_group: bool) -> None:
+    if awaiting_group:
+        raise FailedPrecondition("a group order ships once its team has formed", "group_not_formed")
 
 
 def check_tracking(carrier: str, tracking_number: str) -> tuple[str, str]:
@@ -153,6 +165,12 @@ def refund_lines(
             )
         lines.append(RefundLine(line.sku_id, line.quantity, bought.unit_price_fen * line.quantity))
     return lines
+
+
+def remaining_lines(purchased: list[PricedLine], already_refunded: dict[str, int]) -> list[RefundLine]:
+    """Every unit not refunded yet, at what was paid for it: what a full refund still owes."""
+    left = [(p, p.quantity - already_refunded.get(p.sku_id, 0)) for p in purchased]
+    return [RefundLine(p.sku_id, n, p.unit_price_fen * n) for p, n in left if n > 0]
 
 
 def check_refundable(status: str, pending_refund_id: str) -> None:

@@ -22,6 +22,8 @@ from retail_s2b2c.domain.orders import (
     PricedLine,
     Quote,
     Windows,
+    awaits_group,
+    check_group_formed,
     check_lines,
     check_quote,
     check_tracking,
@@ -133,6 +135,7 @@ def create_order(
         attribution=Attribution(**attribution),
         idempotency_key=idempotency_key or order_id,
         distribution_enabled=quote.distribution_enabled if quote is not None else True,
+        awaiting_group=awaits_group(attribution, quote),
     )
     order.outbox = [order_event("order_created", order)]
     try:
@@ -198,6 +201,7 @@ def ship_order(order_id: str, carrier: str, tracking_number: str) -> Order:
     if not is_seller(order, who):
         raise NotFound(f"order {order_id!r} not found", "order_not_found")
     carrier, tracking_number = check_tracking(carrier, tracking_number)
+    check_group_formed(order.awaiting_group)  # never set again once cleared: no need to re-check it below
     if order.pending_refund_id:
         raise FailedPrecondition("settle the refund under review before shipping", "refund_pending")
     at = now()
@@ -255,16 +259,20 @@ def complete_due(windows: Windows, limit: int = 200) -> int:
     return completed
 
 
+def cancel_unpaid(order: Order, reason: str) -> bool:
+    """created → cancelled, with order_cancelled in the same conditional write; only the caller
+    whose write wins gives the stock back, so a race (timer, group void, redelivery) returns it once."""
+    event = order_event("order_cancelled", order, reason=reason)
+    if Order.objects(id=order.id, status=OrderStatus.CREATED).update_one(
+        set__status=OrderStatus.CANCELLED, set__cancelled_at=now(), push__outbox=event
+    ):
+        release_stock(order.items)
+        return True
+    return False
+
+
 def cancel_expired_orders(settings: RetailSettings, limit: int = 200) -> int:
     """Cancel unpaid orders older than the payment timeout and give their stock back."""
     cutoff = now() - settings.unpaid_timeout
-    cancelled = 0
-    for order in Order.objects(status=OrderStatus.CREATED, created_at__lt=cutoff).limit(limit):
-        event = order_event("order_cancelled", order, reason="payment_timeout")
-        # only the process whose conditional update wins gives the stock back
-        if Order.objects(id=order.id, status=OrderStatus.CREATED).update_one(
-            set__status=OrderStatus.CANCELLED, set__cancelled_at=now(), push__outbox=event
-        ):
-            release_stock(order.items)
-            cancelled += 1
-    return cancelled
+    due = Order.objects(status=OrderStatus.CREATED, created_at__lt=cutoff).limit(limit)
+    return sum(cancel_unpaid(order, "payment_timeout") for order in due)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import suppress
 
 import mongoengine as me
 
@@ -26,10 +27,14 @@ from retail_s2b2c.domain.orders import (
     check_reason,
     check_refundable,
     refund_lines,
+    remaining_lines,
 )
 from retail_s2b2c.service.orders import is_seller, order_event, release_stock
 
 log = logging.getLogger(__name__)
+
+# a full refund races the buyer's requests for the review slot; past this many rounds, retry later
+FULL_REFUND_ROUNDS = 5
 
 
 def request_refund(order_id: str, lines: list[Line], reason: str, idempotency_key: str) -> Refund:
@@ -132,10 +137,91 @@ def _pay_back(refund: Refund, order: Order) -> None:
     )
     if applied and order.shipped_at is None:
         release_stock(refund.lines)  # nothing left the warehouse: the units are sellable again
+    # refunded only once the order holds it: one it did not take (its slot is another's) stays
+    # approved for a retry to apply, rather than showing a refund the order and wallet never saw
+    if not applied and not Order.objects(id=order.id, applied_refund_ids=refund.id).only("id").first():
+        log.warning("refund %s is not applied to order %s yet", refund.id, order.id)
+        return
     Refund.objects(id=refund.id, status="approved").update_one(
         set__status="refunded", set__provider_refund_id=provider_refund_id, set__refunded_at=now()
     )
     log.info("refund %s of %d fen on order %s", refund.id, refund.amount_fen, order.id)
+
+
+# ── full refunds without review (a failed group team, a released seat) ──────────────────────────
+
+
+def refund_in_full(order: Order, reason: str, reviewer: str) -> Refund | None:
+    """Refund everything not refunded yet, approved by `reviewer` (a service): exactly once.
+
+    The refund's id is derived from the order and claims the order's review slot before it is
+    priced; while it holds the slot no other refund can apply, so every racer and redelivery prices
+    the same remainder, inserts the same document (one wins the unique keys) and _pay_back applies
+    it once. A buyer's refund already under review is approved by `reviewer` and paid back first
+    (the full refund grants it anyway and the buyer sees their own request honoured), then the
+    rest. Returns None for an order with nothing left to refund (cancelled, or refunded before).
+    """
+    refund_id = f"rfd_void_{order.id}"
+    for _ in range(FULL_REFUND_ROUNDS):
+        if order.pending_refund_id == refund_id or _claim(order.id, refund_id):
+            return _approve_and_pay(order.reload(), refund_id, reason, reviewer)
+        order.reload()
+        if order.pending_refund_id not in ("", refund_id):  # the buyer's request is under review
+            _settle_pending(order, reviewer)
+            order.reload()
+        elif not order.pending_refund_id and order.status not in REFUNDABLE:
+            return _finish(order, refund_id)
+        # else a racer claimed the slot for this very refund (join it) or the slot came free: go again
+    raise FailedPrecondition(f"order {order.id} kept changing during its full refund; try again", "order_changed")
+
+
+def _claim(order_id: str, refund_id: str) -> bool:
+    return bool(
+        Order.objects(
+            id=order_id, status__in=list(REFUNDABLE), pending_refund_id="", applied_refund_ids__ne=refund_id
+        ).update_one(set__pending_refund_id=refund_id)
+    )
+
+
+def _approve_and_pay(order: Order, refund_id: str, reason: str, reviewer: str) -> Refund | None:
+    purchased = [PricedLine(i.sku_id, i.quantity, i.unit_price_fen) for i in order.items]
+    lines = remaining_lines(purchased, dict(order.refunded_quantities))
+    refund = Refund(
+        id=refund_id,
+        order_id=order.id,
+        buyer_id=order.buyer_id,
+        lines=[RefundLine(sku_id=r.sku_id, quantity=r.quantity, amount_fen=r.amount_fen) for r in lines],
+        amount_fen=sum(r.amount_fen for r in lines),
+        reason=reason,
+        status="approved",
+        reviewed_by=reviewer,
+        idempotency_key=f"void:{order.id}",
+    )
+    with suppress(me.NotUniqueError):  # a racer or an earlier delivery priced the same remainder first
+        refund.save(force_insert=True)
+    return _finish(order, refund_id)
+
+
+def _settle_pending(order: Order, reviewer: str) -> None:
+    """Approve and pay back the refund under review; free a slot a crashed rejection left taken."""
+    pending = Refund.objects(id=order.pending_refund_id).first()
+    if pending is not None:
+        Refund.objects(id=pending.id, status="requested").update_one(set__status="approved", set__reviewed_by=reviewer)
+        pending.reload()
+    if pending is not None and pending.status == "approved":
+        _pay_back(pending, order)
+    else:
+        Order.objects(id=order.id, pending_refund_id=order.pending_refund_id).update_one(set__pending_refund_id="")
+
+
+def _finish(order: Order, refund_id: str) -> Refund | None:
+    """Pay back the full refund if it is still approved (idempotent: also after a crash that
+    applied it to the order but did not mark it refunded)."""
+    refund = Refund.objects(id=refund_id).first()
+    if refund is not None and refund.status == "approved":
+        _pay_back(refund, order)
+        refund.reload()
+    return refund
 
 
 def list_refunds(order_id: str, cursor: str, limit: int) -> tuple[list[Refund], str]:

@@ -67,6 +67,7 @@ def order_pb(order: Order) -> pb.Order:
         carrier=order.carrier,
         tracking_number=order.tracking_number,
         refunded=money(order.refunded_fen),
+        awaiting_group=order.awaiting_group,
     )
 
 
