@@ -30,11 +30,12 @@ class Platform:
         reply.raise_for_status()
         return {"authorization": f"Bearer {reply.json()['access_token']}"}
 
-    def approved_sku(self, title: str, price_fen: int, stock: int) -> dict:
-        """A new brand's product with one SKU, approved by an admin so it sells; returns the SKU."""
+    def approved_sku(self, title: str, price_fen: int, stock: int, brand_user: str = "") -> dict:
+        """A new brand (owned by `brand_user`, else a new user) with one product of one SKU,
+        approved by an admin so it sells; returns the SKU."""
         api = f"{self.gateway}/api/v1"
         tag = uuid.uuid4().hex[:8]
-        brand_auth = self.token(f"u_brand_{tag}", "brand")
+        brand_auth = self.token(brand_user or f"u_brand_{tag}", "brand")
         brand = httpx.post(f"{api}/brands", json={"name": f"{title} {tag}"}, headers=brand_auth)
         assert brand.status_code == 201, brand.text
         sku = {"spec": "standard", "price_fen": price_fen, "supply_price_fen": price_fen * 6 // 10, "stock": stock}

@@ -3,7 +3,7 @@ resource. The owner gets through; the other user always gets 404 (as if it did n
 and every kind of bad token get 401.
 
 Owned resources that exist today: orders, payments (start and the dev simulation), groupbuy's
-paid-order records, agents, KOL links, role applications.
+paid-order records, team seats and bargains, agents, KOL links, role applications.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ class Owned:
     agent_id: str
     link_id: str
     application_id: str
+    team_id: str  # the owner holds its seat 1
+    bargain_id: str  # the owner started it
 
 
 def sign_up(api: httpx.Client) -> dict[str, Any]:
@@ -76,9 +78,23 @@ def users(api: httpx.Client) -> tuple[User, User]:
     return found[0], found[1]
 
 
+BRAND_USER = f"u_matrix_brand_{secrets.token_hex(3)}"
+
+
 @pytest.fixture(scope="module")
 def sku_id(platform: Any) -> str:
-    return platform.approved_sku("Matrix tea", 990, 100)["id"]
+    return platform.approved_sku("Matrix tea", 990, 100, brand_user=BRAND_USER)["id"]
+
+
+def promotions(api: httpx.Client, platform: Any, sku_id: str) -> tuple[str, str]:
+    """A live 拼团 campaign and a 砍价 campaign on the SKU: (groupbuy campaign id, bargain campaign id)."""
+    brand = platform.token(BRAND_USER, "brand")
+    group = {"sku_id": sku_id, "group_price_fen": 890, "team_size": 3, "publish": True}
+    campaign = api.post("/groupbuy/campaigns", json=group, headers=brand)
+    bargain = {"sku_id": sku_id, "original_price_fen": 990, "floor_price_fen": 490, "helpers_needed": 3}
+    bargain_campaign = api.post("/bargain/campaigns", json=bargain, headers=brand)
+    assert (campaign.status_code, bargain_campaign.status_code) == (201, 201), campaign.text + bargain_campaign.text
+    return campaign.json()["id"], bargain_campaign.json()["id"]
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +122,19 @@ def owned(api: httpx.Client, platform: Any, users: tuple[User, User], sku_id: st
     link = api.post("/guide/links", json={"sku_id": sku_id}, headers=owner)
     application = api.post("/role-applications", json={"role": "brand"}, headers=owner)
     assert (agent.status_code, link.status_code, application.status_code) == (201, 201, 201)
-    return Owned(order["id"], paid["id"], agent.json()["id"], link.json()["id"], application.json()["id"])
+    group_campaign, bargain_campaign = promotions(api, platform, sku_id)
+    team = api.post(f"/groupbuy/campaigns/{group_campaign}/teams", headers=owner)
+    bargain = api.post(f"/bargain/campaigns/{bargain_campaign}/bargains", headers=owner)
+    assert (team.status_code, bargain.status_code) == (201, 201), team.text + bargain.text
+    return Owned(
+        order["id"],
+        paid["id"],
+        agent.json()["id"],
+        link.json()["id"],
+        application.json()["id"],
+        team.json()["team"]["id"],
+        bargain.json()["id"],
+    )
 
 
 def owned_routes(owned: Owned) -> list[tuple[str, str, dict[str, str]]]:
@@ -120,14 +148,17 @@ def owned_routes(owned: Owned) -> list[tuple[str, str, dict[str, str]]]:
         ("GET", f"/agents/{owned.agent_id}", {}),
         ("GET", f"/guide/links/{owned.link_id}", {}),
         ("GET", f"/role-applications/{owned.application_id}", {}),
+        ("POST", f"/groupbuy/teams/{owned.team_id}/order", {}),
+        ("POST", f"/groupbuy/teams/{owned.team_id}/leave", {}),
+        ("POST", f"/bargain/bargains/{owned.bargain_id}/order", {"Idempotency-Key": uuid.uuid4().hex}),
     ]
 
 
 def test_the_owner_gets_through(api: httpx.Client, users: tuple[User, User], owned: Owned) -> None:
     owner = users[0].headers
     for method, path, extra in owned_routes(owned):
-        if path.endswith("/simulate"):
-            continue  # it would pay the order the other checks need unpaid; the fixture simulated one
+        if path.endswith(("/simulate", "/leave")):
+            continue  # paying or leaving would end what the other checks need; both are checked elsewhere
         reply = api.request(method, path, headers={**owner, **extra})
         assert reply.status_code in (200, 201), f"{method} {path}: {reply.text}"
 
@@ -140,6 +171,10 @@ def test_another_user_never_sees_or_touches_them(api: httpx.Client, users: tuple
         assert reply.json()["code"].endswith("_not_found"), f"{method} {path}: {reply.text}"
     # nothing the other user tried changed the owner's order
     assert api.get(f"/orders/{owned.order_id}", headers=owner.headers).json()["status"] == "created"
+    team = api.get(f"/groupbuy/teams/{owned.team_id}", headers=owner.headers).json()
+    assert (team["status"], [s["user_id"] for s in team["seats"]]) == ("forming", [owner.id])
+    bought = api.get(f"/bargain/bargains/{owned.bargain_id}").json()["order_id"]  # only by the owner, if at all
+    assert bought is None or api.get(f"/orders/{bought}", headers=owner.headers).json()["buyer_id"] == owner.id
     # and they cannot decide the owner's application
     decide = api.post(f"/admin/role-applications/{owned.application_id}/approve", headers=other.headers)
     assert (decide.status_code, decide.json()["code"]) == (403, "role_required")

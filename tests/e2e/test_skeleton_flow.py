@@ -20,6 +20,9 @@ def wait_for(fetch, timeout: float = 15.0):
         time.sleep(0.2)
 
 
+BRAND_USER = "u_e2e_brand"  # owns the SKU, so it may run a campaign for it
+
+
 @pytest.fixture(scope="module")
 def api(platform):
     with httpx.Client(base_url=f"{platform.gateway}/api/v1", timeout=10) as client:
@@ -28,7 +31,7 @@ def api(platform):
 
 @pytest.fixture(scope="module")
 def sku(platform) -> dict:
-    return platform.approved_sku("West Lake Longjing", 12800, 10)
+    return platform.approved_sku("West Lake Longjing", 12800, 10, brand_user=BRAND_USER)
 
 
 def test_order_paid_through_the_simulated_provider_reaches_groupbuy(api, platform, sku):
@@ -71,11 +74,11 @@ def test_a_forged_payment_callback_is_refused(api, platform, sku):
 
 
 def test_every_service_slice_works_through_the_gateway(api, platform, sku):
-    brand = platform.token("u_gb_brand", "brand")
+    brand = platform.token(BRAND_USER, "brand")
     campaign = api.post(
         "/groupbuy/campaigns",
         headers=brand,
-        json={"sku_id": sku["id"], "group_price_fen": 9900, "team_size": 3, "expiry_hours": 24},
+        json={"sku_id": sku["id"], "group_price_fen": 9900, "team_size": 3, "expiry_hours": 24, "publish": True},
     )
     assert campaign.status_code == 201, campaign.text
     assert api.get(f"/groupbuy/campaigns/{campaign.json()['id']}").json()["team_size"] == 3

@@ -103,6 +103,9 @@ class Order(BaseModel):
     carrier: str | None = Field(..., examples=[None])
     tracking_number: str | None = Field(..., examples=[None])
     refunded: Money = Field(..., description="Paid back so far.")
+    awaiting_group: bool = Field(
+        ..., description="A 拼团 seat's order: it ships once its team has formed.", examples=[False]
+    )
 
     @classmethod
     def from_pb(cls, order: pb.Order) -> Order:
@@ -128,6 +131,7 @@ class Order(BaseModel):
             completed_at=datetime_of(order, "completed_at"),
             carrier=order.carrier or None,
             tracking_number=order.tracking_number or None,
+            awaiting_group=order.awaiting_group,
             refunded=Money.from_pb(order.refunded),
         )
 

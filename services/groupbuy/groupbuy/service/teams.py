@@ -339,6 +339,12 @@ def _claimed_counts(team_ids: list[str]) -> dict[str, int]:
     return counts
 
 
+def leaders_of(seats: list[Seat]) -> dict[str, str]:
+    """The current leader of each seat's team, by team id."""
+    team_ids = list({s.team_id for s in seats})
+    return {t.id: t.leader_id for t in Team.objects(id__in=team_ids).only("leader_id")}
+
+
 def list_my_seats(cursor: str, limit: int) -> tuple[list[Seat], str]:
     """The caller's seats, newest first (released ones included, with their reason)."""
     who = require_user()

@@ -58,13 +58,13 @@ def campaign_pb(campaign: Campaign, gate: SeatGate | None = None) -> pb.Campaign
     )
 
 
-def seat_pb(seat: Seat, leader_id: str = "") -> pb.Seat:
+def seat_pb(seat: Seat, leader_id: str) -> pb.Seat:
     return pb.Seat(
         team_id=seat.team_id,
         campaign_id=seat.campaign_id,
         user_id=seat.user_id,
         seat_no=seat.seat_no,
-        leader=seat.user_id == leader_id,
+        leader=seat.status != SeatStatus.RELEASED and seat.user_id == leader_id,
         status=SEAT_STATUS.get(seat.status, pb.SEAT_STATUS_UNSPECIFIED),
         quantity=seat.quantity,
         order_id=seat.order_id,
@@ -165,10 +165,11 @@ class GroupbuyServicer(pb_grpc.GroupbuyServiceServicer):
     def JoinTeam(self, request, context):
         seat = teams.join_team(self.gate, request.team_id, request.share_code, request.quantity)
         self.relay.nudge()
-        return pb.JoinTeamResponse(seat=seat_pb(seat))
+        return pb.JoinTeamResponse(seat=seat_pb(seat, leader_id=""))  # a joiner does not lead
 
     def PlaceSeatOrder(self, request, context):
-        return pb.PlaceSeatOrderResponse(seat=seat_pb(teams.place_seat_order(self.retail, request.team_id)))
+        seat = teams.place_seat_order(self.retail, request.team_id)
+        return pb.PlaceSeatOrderResponse(seat=seat_pb(seat, teams.leaders_of([seat])[seat.team_id]))
 
     def LeaveTeam(self, request, context):
         team = teams.leave_team(self.gate, request.team_id)
@@ -184,7 +185,9 @@ class GroupbuyServicer(pb_grpc.GroupbuyServiceServicer):
 
     def ListMySeats(self, request, context):
         found, cursor = teams.list_my_seats(request.page.cursor, request.page.limit)
-        return pb.ListMySeatsResponse(seats=[seat_pb(s) for s in found], page=page_pb2.PageResponse(next_cursor=cursor))
+        leaders = teams.leaders_of(found)
+        seats = [seat_pb(s, leaders.get(s.team_id, "")) for s in found]
+        return pb.ListMySeatsResponse(seats=seats, page=page_pb2.PageResponse(next_cursor=cursor))
 
     def ShareTeam(self, request, context):
         return pb.ShareTeamResponse(share_code=teams.share_team(request.team_id))
