@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
+from groupbuy.domain.campaigns import check_schedule
 from mallkit import ids
 from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
@@ -38,7 +39,6 @@ DEFAULT_EXPIRY_HOURS = 24
 MAX_EXPIRY_HOURS = 168
 DEFAULT_DAILY_HELP_LIMIT = 3
 MAX_DAILY_HELP_LIMIT = 100
-DEFAULT_DURATION = timedelta(days=30)
 
 
 class BuyRule(StrEnum):
@@ -112,10 +112,7 @@ def check_terms(terms: BargainTerms, at: datetime) -> BargainTerms:
     daily = terms.daily_help_limit or DEFAULT_DAILY_HELP_LIMIT
     if not 1 <= daily <= MAX_DAILY_HELP_LIMIT:
         raise InvalidArgument(f"the daily help limit is 1..{MAX_DAILY_HELP_LIMIT}", "invalid_daily_help_limit")
-    start = terms.start_time or at
-    end = terms.end_time or start + DEFAULT_DURATION
-    if end <= start or end <= at:
-        raise InvalidArgument("the end time must be after the start time and in the future", "invalid_schedule")
+    start, end = check_schedule(terms.start_time, terms.end_time, at)
     return replace(
         terms,
         expiry_hours=expiry_hours,

@@ -81,6 +81,15 @@ class CampaignTerms:
     distribution_enabled: bool = False
 
 
+def check_schedule(start_time: datetime | None, end_time: datetime | None, at: datetime) -> tuple[datetime, datetime]:
+    """A campaign's start (default: now) and end (default: 30 days after the start), ending in the future."""
+    start = start_time or at
+    end = end_time or start + DEFAULT_DURATION
+    if end <= start or end <= at:
+        raise InvalidArgument("the end time must be after the start time and in the future", "invalid_schedule")
+    return start, end
+
+
 def check_terms(terms: CampaignTerms, at: datetime) -> CampaignTerms:
     """The rules that need no other service; zeros mean the defaults. Returns complete terms."""
     if not ids.is_valid(terms.sku_id):
@@ -101,10 +110,7 @@ def check_terms(terms: CampaignTerms, at: datetime) -> CampaignTerms:
     allotment = terms.seat_allotment or DEFAULT_ALLOTMENT
     if not 1 <= allotment <= MAX_ALLOTMENT:
         raise InvalidArgument(f"the seat allotment is 1..{MAX_ALLOTMENT}", "invalid_allotment")
-    start = terms.start_time or at
-    end = terms.end_time or start + DEFAULT_DURATION
-    if end <= start or end <= at:
-        raise InvalidArgument("the end time must be after the start time and in the future", "invalid_schedule")
+    start, end = check_schedule(terms.start_time, terms.end_time, at)
     limits = UserLimits(
         terms.limits.teams_opened or 1, terms.limits.teams_joined or 3, terms.limits.units_per_order or 1
     )
