@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 import random
+import statistics
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -98,6 +100,7 @@ def run() -> dict:
     campaign_id = seed_campaign(db_name)
     rng = random.Random(7)
     outcomes: Counter[str] = Counter()
+    latencies: dict[str, list[float]] = {"granted": [], "refused": []}
     lock = threading.Lock()
     try:
         with api_process("groupbuy.api", {"MONGO_DB": db_name}) as target, grpc.insecure_channel(target) as channel:
@@ -115,6 +118,7 @@ def run() -> dict:
                 metadata = context.to_metadata("bench", context.Caller(user_id))
 
                 def call() -> None:
+                    began = time.perf_counter()
                     try:
                         stub.JoinTeam(pb.JoinTeamRequest(team_id=team_id), metadata=metadata, timeout=30)
                         code = "ok"
@@ -122,6 +126,7 @@ def run() -> dict:
                         code = dict(err.trailing_metadata() or ()).get("error-code", err.code().name)
                     with lock:
                         outcomes[code] += 1
+                        latencies["granted" if code == "ok" else "refused"].append(time.perf_counter() - began)
                     if code not in {"ok", "team_full", "already_joined", "join_limit_reached"}:
                         raise RuntimeError(code)
 
@@ -145,6 +150,8 @@ def run() -> dict:
             "seconds": round(load.seconds, 2),
             "join": load.summary(),
             "outcomes": dict(outcomes),
+            # a granted join waits for its seat's MongoDB insert; a refusal is answered by the gate
+            "p50_ms_by_outcome": {k: round(statistics.median(v) * 1000, 1) for k, v in latencies.items() if v},
             "raw_echo": ceiling.summary(),
             "books": books,
         },
