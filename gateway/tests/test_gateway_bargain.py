@@ -209,7 +209,7 @@ def test_help_a_bargain(client: TestClient, auth: Auth, plan: Plan) -> None:
         (grpc.StatusCode.ALREADY_EXISTS, "already_helped", 409),
         (grpc.StatusCode.FAILED_PRECONDITION, "bargain_completed", 409),
         (grpc.StatusCode.FAILED_PRECONDITION, "not_a_new_user", 409),
-        (grpc.StatusCode.RESOURCE_EXHAUSTED, "daily_help_limit", 429),
+        (grpc.StatusCode.FAILED_PRECONDITION, "daily_help_limit_reached", 409),
     ],
 )
 def test_help_refusals_keep_their_code(

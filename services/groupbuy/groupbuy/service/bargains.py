@@ -232,7 +232,8 @@ def _claim_quota(helper_id: str, day: str, limit: int, bargain_id: str) -> HelpQ
         quota = HelpQuota(id=f"{helper_id}:{day}:{n}", helper_id=helper_id, day=day, n=n, bargain_id=bargain_id)
         if mongo.insert_once(quota):
             return quota
-    raise ResourceExhausted(
+    # a business limit, not a rate limit: a 429's Retry-After would invite retries until tomorrow
+    raise FailedPrecondition(
         f"you may help {limit} bargains a day; try again tomorrow (UTC)", "daily_help_limit_reached"
     )
 
