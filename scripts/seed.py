@@ -1,7 +1,8 @@
 """`make seed`: load a demo data set through the running gateway (start it with `make run`).
 
-Brands with products and SKUs, consumers, creators' posts, an agent chain and KOL links — all
-created through the public API, exactly as front-end apps would.
+Brands with products and SKUs, consumers, creators' posts, an agent chain, KOL links, a 拼团
+campaign with an open team and a 砍价 bargain with a first cut — all created through the public
+API, exactly as front-end apps would.
 """
 
 from __future__ import annotations
@@ -55,6 +56,27 @@ class Api:
         return reply.json()
 
 
+def seed_promotions(api: Api, brand: str, skus: list[dict]) -> None:
+    """A live 拼团 campaign (teams of 3 at 85 %) with a team u_consumer_0 opened and shared, and a
+    砍价 campaign (5 helpers, floor at 50 %) with a bargain u_consumer_1 started and cut once."""
+    group_sku, bargain_sku = skus[0], skus[-1]
+    price = group_sku["price"]["fen"]
+    campaign = api.post(
+        "/groupbuy/campaigns",
+        brand,
+        {"sku_id": group_sku["id"], "group_price_fen": price * 85 // 100, "team_size": 3, "publish": True},
+    )
+    leader = api.token("u_consumer_0", "consumer")
+    team = api.post(f"/groupbuy/campaigns/{campaign['id']}/teams", leader, {})["team"]
+    api.post(f"/groupbuy/teams/{team['id']}/share", leader, {})
+    price = bargain_sku["price"]["fen"]
+    terms = {"sku_id": bargain_sku["id"], "original_price_fen": price, "floor_price_fen": price // 2}
+    bargain_campaign = api.post("/bargain/campaigns", brand, {**terms, "helpers_needed": 5})
+    initiator = api.token("u_consumer_1", "consumer")
+    bargain = api.post(f"/bargain/campaigns/{bargain_campaign['id']}/bargains", initiator, {})
+    api.post(f"/bargain/bargains/{bargain['id']}/help", api.token("u_consumer_2", "consumer"), {})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gateway", default="http://127.0.0.1:8000")
@@ -68,8 +90,9 @@ def main() -> int:
         print(f"the gateway at {args.gateway} is not ready ({exc}); start the platform with `make run`")
         return 1
     run_tag = secrets.token_hex(2)  # brand names are unique: a second seed adds a second set
-    steps = len(BRANDS) + sum(len(p) for p in BRANDS.values()) + CONSUMERS + 3
+    steps = len(BRANDS) + sum(len(p) for p in BRANDS.values()) + CONSUMERS + 5
     skus: list[str] = []
+    first_brand: tuple[str, list[dict]] = ("", [])  # its owner's token and its SKUs, for the promotions
     admin = api.token("u_seed_admin", "admin")
     with tqdm(total=steps, unit="step", desc="seeding") as bar:
         for i, (name, products) in enumerate(BRANDS.items()):
@@ -97,6 +120,8 @@ def main() -> int:
                 product = api.post("/products", owner, body)
                 api.post(f"/admin/products/{product['id']}/review", admin, {"approve": True})
                 skus += [s["id"] for s in product["skus"]]
+                if i == 0:
+                    first_brand = (owner, first_brand[1] + product["skus"])
                 bar.update()
         for n in range(CONSUMERS):
             api.token(f"u_consumer_{n}", "consumer")
@@ -108,16 +133,21 @@ def main() -> int:
             {"title": "周末下午茶 Weekend tea", "body": "龙井配橙子, 清爽!", "sku_ids": rng.sample(skus, 2)},
         )
         bar.update()
-        root = api.post("/agents", api.token("u_agent_root", "agent"), {"display_name": "总代 Lin"})
+        root = api.post("/agents", api.token(f"u_agent_root_{run_tag}", "agent"), {"display_name": "总代 Lin"})
         api.post(
             "/agents",
-            api.token("u_agent_2", "agent"),
+            api.token(f"u_agent_2_{run_tag}", "agent"),
             {"display_name": "小王 Wang", "invite_code": root["invite_code"]},
         )
         bar.update()
         api.post("/guide/links", api.token("u_kol_1", "kol"), {"sku_id": rng.choice(skus)})
         bar.update()
-    print(f"seeded {len(BRANDS)} brands, {len(skus)} SKUs, {CONSUMERS} consumers, a post, 2 agents and a KOL link")
+        seed_promotions(api, *first_brand)
+        bar.update(2)
+    print(
+        f"seeded {len(BRANDS)} brands, {len(skus)} SKUs, {CONSUMERS} consumers, a post, 2 agents, a KOL link, "
+        "a 拼团 campaign with an open team and a 砍价 bargain"
+    )
     return 0
 
 
