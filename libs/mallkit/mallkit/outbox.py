@@ -142,11 +142,14 @@ class OutboxRelay:
         published = 0
         for document in self.documents:
             collection = document._get_collection()
+            holders, done = [], []
             for doc in collection.find(PENDING, {"outbox": 1}).limit(self.batch_size):
-                done = self._publish_all(doc["outbox"])
-                if done:
-                    collection.update_one({"_id": doc["_id"]}, {"$pull": {"outbox": {"event_id": {"$in": done}}}})
-                    published += len(done)
+                if published_here := self._publish_all(doc["outbox"]):
+                    holders.append(doc["_id"])
+                    done += published_here
+            if done:  # event ids are unique: one write clears the batch from every document holding it
+                collection.update_many({"_id": {"$in": holders}}, {"$pull": {"outbox": {"event_id": {"$in": done}}}})
+                published += len(done)
         return published
 
     def _publish_all(self, events: list[dict[str, Any]]) -> list[str]:

@@ -74,6 +74,24 @@ def test_an_unroutable_event_waits_without_blocking_the_next(mongo_db, amqp_uri,
     relay.stop()
 
 
+def test_one_pass_clears_what_it_published_from_every_document_and_keeps_the_rest(mongo_db, amqp_uri, source, listen):
+    bind, read = listen
+    bind("wanted")
+    for n in range(3):
+        Widget(name=f"w{n}", outbox=[new_event(source, "wanted", {"n": n}), new_event(source, "unwanted", {})]).save()
+    Widget(name="quiet").save()
+    relay = OutboxRelay(Publisher(amqp_uri, source), [Widget])
+    assert relay.run_once() == 3
+    assert {w.name: [e["type"] for e in w.outbox] for w in Widget.objects} == {
+        "w0": ["unwanted"],
+        "w1": ["unwanted"],
+        "w2": ["unwanted"],
+        "quiet": [],
+    }
+    assert sorted(body["data"]["n"] for _, body in read()) == [0, 1, 2]
+    relay.stop()
+
+
 def test_an_unroutable_event_is_dropped_after_its_ttl(mongo_db, amqp_uri, source):
     stale = new_event(source, "nobody_listens", {})
     stale["occurred_at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
