@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from groupbuy.documents import Campaign, Seat, Team
 from groupbuy.domain.campaigns import CampaignTerms, UserLimits
-from groupbuy.service import campaigns, funnel, team_life, teams
+from groupbuy.domain.teams import SeatKind
+from groupbuy.service import campaigns, funnel, gate_sync, team_life, teams
 from groupbuy.service.seat_gate import SeatGate
+from mallkit.clock import frozen_at, now
 from mallkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 
 from ..conftest import BRAND, as_user, user
@@ -200,3 +204,25 @@ def test_a_solo_purchase_is_priced_by_the_campaign_and_keyed_for_retries(mongo_d
     no_solo = live_campaign(fake_retail)
     with as_user(user("u_solo")):
         assert refusal(teams.place_solo_order, fake_retail, no_solo.id, 1) == "no_solo_price"
+
+
+def test_a_crash_between_the_gate_and_mongodb_neither_loses_nor_doubles_a_seat(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, team_size=3, seat_allotment=3)
+    team, _ = open_as(gate, "u_lead", campaign)
+    # crashed after the gate granted u_lost's claim, before the seat reached MongoDB
+    teams._grant(gate, campaign, team.id, "u_lost", SeatKind.JOINED)
+    # crashed after u_kept's seat reached MongoDB, before the gate heard it was settled
+    kept = teams._grant(gate, campaign, team.id, "u_kept", SeatKind.JOINED)
+    with as_user(user("u_kept")):
+        teams._seat(campaign, kept, SeatKind.JOINED, 1, "").save(force_insert=True)
+    assert gate.claimed(campaign.id) == 3 and refusal(join_as, gate, "u_late", team.id) == "team_full"
+
+    with frozen_at(now() + gate_sync.PENDING_GRACE - timedelta(seconds=1)):
+        assert gate_sync.sweep_pending(gate, campaign.id) == 0  # a claim may still be on its way
+    with frozen_at(now() + gate_sync.PENDING_GRACE + timedelta(seconds=1)):
+        assert gate_sync.sweep_pending(gate, campaign.id) == 1
+        assert gate_sync.sweep_pending(gate, campaign.id) == 0  # settled: the next sweep finds nothing
+    assert gate.claimed(campaign.id) == Seat.objects(campaign_id=campaign.id, status__in=["held", "paid"]).count() == 2
+    join_as(gate, "u_late", team.id)  # the lost place is free again, and only that one
+    assert refusal(join_as, gate, "u_lost", team.id) == "team_full"
+    assert sorted(s.user_id for s in Seat.objects(team_id=team.id)) == ["u_kept", "u_late", "u_lead"]
