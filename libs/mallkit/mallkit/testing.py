@@ -314,6 +314,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     def start(self) -> TcpProxy:
         self._listener = socket.create_server(("127.0.0.1", self.port))
@@ -338,6 +340,10 @@ class TcpProxy:
 
     restore = start
 
+    def stall(self) -> None:
+        """Hold every byte from now on, connections left open: a server that stops answering."""
+        self._flowing.clear()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -354,10 +360,10 @@ class TcpProxy:
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                self._flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass
