@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from groupbuy.documents import Seat
+from groupbuy.documents import Seat, Team
 from groupbuy.service import paid_orders, team_life, teams
 from mallkit.clock import frozen_at, now
 
@@ -113,3 +113,27 @@ def test_a_full_refund_before_forming_takes_the_member_out(mongo_db, gate, fake_
     assert paid_orders.order_refunded(gate, refunded)
     assert member.reload().status == "released"
     assert team.reload().paid_seats == [Seat.objects.get(team_id=team.id, user_id="u_lead").id]
+
+
+def test_crashes_after_a_payment_or_a_close_are_finished_by_the_clocks(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=3, paid=2, unpaid=1)
+    last = Seat.objects.get(team_id=team.id, status="held")
+    # the seat was marked paid, then the process died before counting it on the team
+    Seat.objects(id=last.id).update_one(set__status="paid", set__paid_at=now())
+    assert len(team.reload().paid_seats) == 2
+    with frozen_at(team.expires_at):
+        assert team_life.close_expired_teams(gate) == 1
+    team.reload()
+    assert (team.status, team.virtually_filled, len(team.paid_seats)) == ("formed", False, 3)
+    [formed] = events(team, "team_formed")
+    assert sorted(formed["data"]["order_ids"]) == sorted(s.order_id for s in Seat.objects(team_id=team.id))
+
+    # a team closed, then the process died before settling its seats: the straggler sweep does it
+    _, failed = team_with(gate, fake_retail, size=3, paid=1, unpaid=1)
+    with frozen_at(failed.expires_at):
+        Team.objects(id=failed.id).update_one(set__status="failed", set__closed_at=now(), set__seats_settled=False)
+    assert team_life.settle_stragglers(gate) == 0  # within the grace it may still be settling
+    with frozen_at(failed.expires_at + team_life.SETTLE_GRACE + timedelta(seconds=1)):
+        assert team_life.settle_stragglers(gate) == 1
+    assert failed.reload().seats_settled
+    assert {s.status for s in Seat.objects(team_id=failed.id)} == {"released"}
