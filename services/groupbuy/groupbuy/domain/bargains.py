@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from groupbuy.domain.campaigns import check_schedule
+from groupbuy.domain.campaigns import CampaignStatus, Stage, check_schedule, status_at
 from mallkit import ids
 from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
@@ -44,14 +44,6 @@ MAX_DAILY_HELP_LIMIT = 100
 class BuyRule(StrEnum):
     ANY_PRICE = "any_price"  # buy at whatever the price has reached (the default)
     FLOOR_ONLY = "floor_only"  # buy only once the floor is reached
-
-
-class CampaignStatus(StrEnum):
-    """A bargain campaign has no draft: it is scheduled, live or ended by the clock alone."""
-
-    SCHEDULED = "scheduled"
-    LIVE = "live"
-    ENDED = "ended"
 
 
 class BargainStatus(StrEnum):
@@ -133,14 +125,8 @@ def check_original_price(terms: BargainTerms, sku_price_fen: int) -> None:
 
 
 def campaign_status(start: datetime, end: datetime, at: datetime) -> CampaignStatus:
-    if at >= end:
-        return CampaignStatus.ENDED
-    return CampaignStatus.LIVE if at >= start else CampaignStatus.SCHEDULED
-
-
-def require_live(status: CampaignStatus) -> None:
-    if status != CampaignStatus.LIVE:
-        raise FailedPrecondition(f"the bargain campaign is {status}, not live", "campaign_not_live")
+    """A bargain campaign has no draft: it is scheduled, live or ended by the clock alone."""
+    return status_at(Stage.PUBLISHED, start, end, at)
 
 
 # ── the cut ─────────────────────────────────────────────────────────────────────────────────

@@ -49,6 +49,7 @@ from groupbuy.config import SERVICE
 from groupbuy.documents.bargains import Bargain, BargainCampaign, BargainDebut, Help, HelpQuota
 from groupbuy.domain import bargains as rules
 from groupbuy.domain.bargains import BargainStatus, BargainTerms
+from groupbuy.domain.campaigns import CampaignStatus, require_live
 from groupbuy.retail import Retail, campaign_sku, place_order
 from mallkit import ids, mongo, paging
 from mallkit.access import ADMIN, BRAND, get_or_404, require_role, require_user
@@ -116,7 +117,7 @@ def get_bargain_campaign(campaign_id: str) -> BargainCampaign:
     return get_or_404(BargainCampaign, campaign_id, "bargain_campaign")
 
 
-def campaign_status(campaign: BargainCampaign) -> rules.CampaignStatus:
+def campaign_status(campaign: BargainCampaign) -> CampaignStatus:
     return rules.campaign_status(campaign.start_time, campaign.end_time, now())
 
 
@@ -128,7 +129,7 @@ def start_bargain(campaign_id: str) -> Bargain:
     who = require_user()
     campaign = get_or_404(BargainCampaign, campaign_id, "bargain_campaign")
     at = now()
-    rules.require_live(rules.campaign_status(campaign.start_time, campaign.end_time, at))
+    require_live(rules.campaign_status(campaign.start_time, campaign.end_time, at))
     open_key = f"{campaign.id}:{who.user_id}"
     existing = Bargain.objects(open_key=open_key).only("id", "status", "expires_at").first()
     # an open bargain whose time ran out but that the sweep has not closed yet does not block

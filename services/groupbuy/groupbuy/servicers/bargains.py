@@ -7,7 +7,8 @@ from typing import Any
 import redis as redis_lib
 
 from groupbuy.documents.bargains import Bargain, BargainCampaign, Help
-from groupbuy.domain.bargains import BargainStatus, BargainTerms, BuyRule, CampaignStatus
+from groupbuy.domain.bargains import BargainStatus, BargainTerms, BuyRule
+from groupbuy.domain.campaigns import CampaignStatus
 from groupbuy.retail import Retail
 from groupbuy.service import bargains
 from mallkit.outbox import OutboxRelay

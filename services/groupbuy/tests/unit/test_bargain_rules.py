@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groupbuy.domain import bargains as rules
-from groupbuy.domain.bargains import BargainStatus, BargainTerms, BuyRule, CampaignStatus
+from groupbuy.domain.bargains import BargainStatus, BargainTerms, BuyRule
+from groupbuy.domain.campaigns import CampaignStatus, require_live
 from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -165,7 +166,7 @@ def test_campaign_status_follows_the_clock():
     assert rules.campaign_status(start, end, T0) == CampaignStatus.LIVE
     assert rules.campaign_status(start, end, end) == CampaignStatus.ENDED
     with pytest.raises(FailedPrecondition) as err:
-        rules.require_live(CampaignStatus.SCHEDULED)
+        require_live(CampaignStatus.SCHEDULED)
     assert err.value.code == "campaign_not_live"
 
 
