@@ -22,16 +22,22 @@ def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
 
 
-def parse(cursor: str, limit: int) -> Page:
+def check_limit(limit: int) -> int:
+    """A page size as asked (0 means the default), refused outside 1..MAX_LIMIT."""
     if limit < 0 or limit > MAX_LIMIT:
         raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}", "invalid_limit")
+    return limit or DEFAULT_LIMIT
+
+
+def parse(cursor: str, limit: int) -> Page:
+    limit = check_limit(limit)
     if not cursor:
-        return Page(None, limit or DEFAULT_LIMIT)
+        return Page(None, limit)
     try:
         after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidArgument("cursor is not one this API returned", "invalid_cursor") from exc
-    return Page(after, limit or DEFAULT_LIMIT)
+    return Page(after, limit)
 
 
 def next_cursor(ids: list[str], limit: int) -> str:

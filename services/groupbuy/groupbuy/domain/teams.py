@@ -107,12 +107,23 @@ def allot_key(campaign_id: str, slot: int) -> str:
     return f"{campaign_id}:{slot}"
 
 
-def quota_key(campaign_id: str, user_id: str, kind: SeatKind, k: int) -> str:
-    return f"{campaign_id}:{user_id}:{kind}{k}"
+def quota_key(campaign_id: str, user_id: str, quota: str) -> str:
+    """`quota` is the user's slot in the gate: o<k> (k-th team led) or j<k> (k-th team joined)."""
+    return f"{campaign_id}:{user_id}:{quota}"
 
 
 def given_back(seat_id: str) -> str:
     return f"x:{seat_id}"
+
+
+def slot_of(allot_key: str) -> int | None:
+    """The allotment slot an allot_key holds; None once given back."""
+    return None if allot_key.startswith("x:") else int(allot_key.rsplit(":", 1)[1])
+
+
+def quota_of(quota_key: str) -> str:
+    """The per-user quota slot a quota_key holds; "" once given back."""
+    return "" if quota_key.startswith("x:") else quota_key.rsplit(":", 1)[1]
 
 
 MAX_IDEMPOTENCY_KEY = 100

@@ -56,7 +56,8 @@ def create_campaign(retail: Retail, terms: CampaignTerms, publish: bool) -> Camp
     return campaign
 
 
-def _owned(campaign_id: str) -> Campaign:
+def owned_campaign(campaign_id: str) -> Campaign:
+    """The campaign, for its owner (a brand) or an admin; to any other brand it does not exist."""
     who = require_role(BRAND, ADMIN)
     campaign = get_or_404(Campaign, campaign_id, "campaign")
     if campaign.owner_id != who.user_id and not who.has_role(ADMIN):
@@ -65,7 +66,7 @@ def _owned(campaign_id: str) -> Campaign:
 
 
 def publish_campaign(campaign_id: str) -> Campaign:
-    campaign = _owned(campaign_id)
+    campaign = owned_campaign(campaign_id)
     if not Campaign.objects(id=campaign.id, stage=Stage.DRAFT).update_one(set__stage=Stage.PUBLISHED):
         campaign.reload()
         if campaign.stage != Stage.PUBLISHED:
@@ -76,7 +77,7 @@ def publish_campaign(campaign_id: str) -> Campaign:
 
 def end_campaign(campaign_id: str) -> Campaign:
     """No new teams or seats from now; teams still forming run to their expiry."""
-    campaign = _owned(campaign_id)
+    campaign = owned_campaign(campaign_id)
     Campaign.objects(id=campaign.id).update_one(set__stage=Stage.ENDED)
     _forget(campaign.id)
     return campaign.reload()

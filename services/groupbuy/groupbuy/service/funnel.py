@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from groupbuy.documents import Campaign, Seat, Share, Team
+from groupbuy.documents import Seat, Share, Team
 from groupbuy.domain.teams import SeatKind, TeamStatus
-from mallkit.access import ADMIN, BRAND, get_or_404, require_role
-from mallkit.errors import InvalidArgument, NotFound
+from groupbuy.service.campaigns import owned_campaign
+from mallkit.errors import InvalidArgument
 
 MAX_INVITERS = 100
 DEFAULT_INVITERS = 20
@@ -35,10 +35,7 @@ class Funnel:
 
 def campaign_funnel(campaign_id: str, top_inviters: int) -> Funnel:
     """For the campaign's owner and admins; inviters with the most joins first."""
-    who = require_role(BRAND, ADMIN)
-    campaign = get_or_404(Campaign, campaign_id, "campaign")
-    if campaign.owner_id != who.user_id and not who.has_role(ADMIN):
-        raise NotFound(f"campaign {campaign_id!r} not found", "campaign_not_found")
+    campaign = owned_campaign(campaign_id)
     if not 0 <= top_inviters <= MAX_INVITERS:
         raise InvalidArgument(f"top_inviters is 1..{MAX_INVITERS}", "invalid_limit")
     formed = [t.id for t in Team.objects(campaign_id=campaign.id, status=TeamStatus.FORMED).only("id")]

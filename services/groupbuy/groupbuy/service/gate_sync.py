@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 from groupbuy.documents import Seat, Team
-from groupbuy.domain.teams import ACTIVE_SEATS, TeamStatus
+from groupbuy.domain.teams import ACTIVE_SEATS, TeamStatus, quota_of, slot_of
 from groupbuy.service.seat_gate import Claim, GateSeat, GateTeam, SeatGate
 from mallkit.clock import now
 from mallkit.errors import Unavailable
@@ -17,22 +17,10 @@ log = logging.getLogger(__name__)
 PENDING_GRACE = timedelta(seconds=60)
 
 
-def _epoch_ms(moment) -> int:
-    return int(moment.timestamp() * 1000) if moment else 0
-
-
-def _slot(key: str) -> int | None:
-    return None if key.startswith("x:") else int(key.rsplit(":", 1)[1])
-
-
-def _quota(key: str) -> str:
-    return "" if key.startswith("x:") else key.rsplit(":", 1)[1]
-
-
 def claim_of(seat: Seat) -> Claim:
     """What the seat holds in the gate (slot 0 / quota "" for places already given back)."""
-    return Claim(seat.campaign_id, seat.team_id, seat.user_id, seat.seat_no, _slot(seat.allot_key) or 0,
-                 _quota(seat.quota_key))  # fmt: skip
+    return Claim(seat.campaign_id, seat.team_id, seat.user_id, seat.seat_no, slot_of(seat.allot_key) or 0,
+                 quota_of(seat.quota_key))  # fmt: skip
 
 
 def rebuild(gate: SeatGate, campaign_id: str) -> None:
@@ -43,17 +31,17 @@ def rebuild(gate: SeatGate, campaign_id: str) -> None:
         return
     try:
         forming = {
-            t.id: GateTeam(t.id, t.team_size, _epoch_ms(t.expires_at))
+            t.id: GateTeam(t.id, t.team_size, t.expires_at)
             for t in Team.objects(campaign_id=campaign_id, status=TeamStatus.FORMING).only(
                 "id", "team_size", "expires_at"
             )
         }
         seats = [
-            GateSeat(s.team_id, s.user_id, s.seat_no, slot, _quota(s.quota_key), s.team_id in forming)
+            GateSeat(s.team_id, s.user_id, s.seat_no, slot, quota_of(s.quota_key), s.team_id in forming)
             for s in Seat.objects(campaign_id=campaign_id, status__in=list(ACTIVE_SEATS)).only(
                 "team_id", "user_id", "seat_no", "allot_key", "quota_key"
             )
-            if (slot := _slot(s.allot_key)) is not None
+            if (slot := slot_of(s.allot_key)) is not None
         ]
         gate.rebuild(campaign_id, list(forming.values()), seats)
     finally:
@@ -64,7 +52,7 @@ def sweep_pending(gate: SeatGate, campaign_id: str) -> int:
     """Give back the places of claims the gate granted but MongoDB never received (a crash in
     between); claims MongoDB holds are just marked settled. Returns how many were given back."""
     given_back = 0
-    for claim in gate.pending_before(campaign_id, _epoch_ms(now() - PENDING_GRACE)):
+    for claim in gate.pending_before(campaign_id, now() - PENDING_GRACE):
         held = Seat.objects(
             team_id=claim.team_id, user_id=claim.user_id, seat_no=claim.seat_no, status__in=list(ACTIVE_SEATS)
         ).first()

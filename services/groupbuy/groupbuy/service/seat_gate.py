@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import redis
 
@@ -161,11 +162,16 @@ class GateTeam:
 
     team_id: str
     size: int
-    expires_ms: int  # 0 until the leader's seat is paid
+    expires_at: datetime | None  # None until the leader's seat is paid
 
 
 def _prefix(campaign_id: str) -> str:
     return f"gb:{{{campaign_id}}}"
+
+
+def _epoch_ms(moment: datetime | None) -> int:
+    """The gate keeps times as epoch milliseconds; 0 for none."""
+    return int(moment.timestamp() * 1000) if moment else 0
 
 
 class SeatGate:
@@ -198,10 +204,10 @@ class SeatGate:
         allotment: int,
         limit: int,
         opening: bool,
-        now_ms: int,
+        at: datetime,
     ) -> Claim | Refused:
         """Take a seat (seat 1 of a new team when opening); raises RebuildNeeded / UnknownTeam."""
-        args = [team_id, user_id, str(kind), size, allotment, limit, now_ms, "1" if opening else "0"]
+        args = [team_id, user_id, str(kind), size, allotment, limit, _epoch_ms(at), "1" if opening else "0"]
         reply = self._claim(keys=self._keys(campaign_id, team_id, user_id), args=args)
         if reply[0] == "rebuild":
             raise RebuildNeeded(campaign_id)
@@ -223,16 +229,16 @@ class SeatGate:
         """MongoDB holds the claim: it is no longer pending."""
         self.redis.zrem(f"{_prefix(claim.campaign_id)}:pending", claim.member)
 
-    def pending_before(self, campaign_id: str, before_ms: int) -> list[Claim]:
-        members = self.redis.zrangebyscore(f"{_prefix(campaign_id)}:pending", 0, before_ms)
+    def pending_before(self, campaign_id: str, before: datetime) -> list[Claim]:
+        members = self.redis.zrangebyscore(f"{_prefix(campaign_id)}:pending", 0, _epoch_ms(before))
         return [Claim.from_member(campaign_id, m) for m in members]
 
     # ── teams ───────────────────────────────────────────────────────────────────────────────
 
-    def set_expiry(self, campaign_id: str, team_id: str, expires_ms: int) -> None:
+    def set_expiry(self, campaign_id: str, team_id: str, expires_at: datetime) -> None:
         key = f"{_prefix(campaign_id)}:t:{team_id}"
         if self.redis.exists(key):
-            self.redis.hset(key, "exp", expires_ms)
+            self.redis.hset(key, "exp", _epoch_ms(expires_at))
 
     def close_team(self, campaign_id: str, team_id: str) -> None:
         p = _prefix(campaign_id)
@@ -280,8 +286,8 @@ class SeatGate:
             pipe.delete(*stale)
         for team in teams:
             n = len(members[team.team_id]) // 2
-            pipe.hset(f"{p}:t:{team.team_id}", mapping={
-                "size": team.size, "open": 1, "n": n, "exp": team.expires_ms, **members[team.team_id]})  # fmt: skip
+            state = {"size": team.size, "open": 1, "n": n, "exp": _epoch_ms(team.expires_at)}
+            pipe.hset(f"{p}:t:{team.team_id}", mapping={**state, **members[team.team_id]})
             if n < team.size:
                 pipe.zadd(f"{p}:joinable", {team.team_id: n})
         for user_id, slots in quotas.items():

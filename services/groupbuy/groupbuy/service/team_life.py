@@ -113,7 +113,7 @@ def _start_expiry(gate: SeatGate, team: Team, leader_seat: Seat) -> None:
     campaign = Campaign.objects.only("expiry_hours").get(id=team.campaign_id)
     expires = rules.expires_at(leader_seat.paid_at, campaign.expiry_hours)
     if Team.objects(id=team.id, expires_at=None).update_one(set__expires_at=expires):
-        gate.set_expiry(team.campaign_id, team.id, int(expires.timestamp() * 1000))
+        gate.set_expiry(team.campaign_id, team.id, expires)
 
 
 # ── retail's order events ───────────────────────────────────────────────────────────────────

@@ -73,7 +73,7 @@ def _grant(gate: SeatGate, campaign: Campaign, team_id: str, user_id: str, kind:
                 allotment=campaign.seat_allotment,
                 limit=limits.teams_opened if kind == SeatKind.OPENED else limits.teams_joined,
                 opening=kind == SeatKind.OPENED,
-                now_ms=int(now().timestamp() * 1000),
+                at=now(),
             )
         except RebuildNeeded:
             gate_sync.rebuild(gate, campaign.id)
@@ -111,7 +111,7 @@ def _seat(campaign: Campaign, claim: Claim, kind: SeatKind, quantity: int, invit
         member_key=rules.member_key(claim.team_id, claim.user_id),
         place_key=rules.place_key(claim.team_id, claim.seat_no),
         allot_key=rules.allot_key(campaign.id, claim.slot),
-        quota_key=rules.quota_key(campaign.id, claim.user_id, kind, int(claim.quota[1:])),
+        quota_key=rules.quota_key(campaign.id, claim.user_id, claim.quota),
     )
     if kind == SeatKind.JOINED:
         seat.outbox = [seat_event("team_joined", seat, seat_no=seat.seat_no, inviter_id=inviter_id)]
@@ -314,14 +314,13 @@ def get_team(team_id: str) -> TeamView:
 
 def list_joinable(gate: SeatGate, campaign_id: str, limit: int) -> list[TeamView]:
     """Teams still forming with a free seat, closest to forming first."""
-    if not 0 <= limit <= paging.MAX_LIMIT:
-        raise InvalidArgument(f"limit must be between 1 and {paging.MAX_LIMIT}", "invalid_limit")
+    limit = paging.check_limit(limit)
     campaign = cached_campaign(campaign_id)
     try:
-        team_ids = gate.joinable(campaign.id, limit or paging.DEFAULT_LIMIT)
+        team_ids = gate.joinable(campaign.id, limit)
     except RebuildNeeded:
         gate_sync.rebuild(gate, campaign.id)
-        team_ids = gate.joinable(campaign.id, limit or paging.DEFAULT_LIMIT)
+        team_ids = gate.joinable(campaign.id, limit)
     at = now()
     found = {t.id: t for t in Team.objects(id__in=team_ids, status=TeamStatus.FORMING)}
     claimed = _claimed_counts(team_ids)
