@@ -8,9 +8,9 @@ import redis as redis_lib
 
 from groupbuy.documents.bargains import Bargain, BargainCampaign, Help
 from groupbuy.domain.bargains import BargainStatus, BargainTerms, BuyRule
-from groupbuy.domain.campaigns import CampaignStatus
 from groupbuy.retail import Retail
 from groupbuy.service import bargains
+from groupbuy.servicers.groupbuy import CAMPAIGN_STATUS
 from mallkit.outbox import OutboxRelay
 from mallkit.protos import datetime_of, money, timestamp
 from socialmall.common.v1 import page_pb2
@@ -19,11 +19,6 @@ from socialmall.groupbuy.v1 import groupbuy_pb2_grpc as pb_grpc
 
 BUY_RULE = {BuyRule.ANY_PRICE: pb.BUY_RULE_ANY_PRICE, BuyRule.FLOOR_ONLY: pb.BUY_RULE_FLOOR_ONLY}
 BUY_RULE_NAMES = {value: name for name, value in BUY_RULE.items()}  # UNSPECIFIED → None: the default
-CAMPAIGN_STATUS = {
-    CampaignStatus.SCHEDULED: pb.CAMPAIGN_STATUS_SCHEDULED,
-    CampaignStatus.LIVE: pb.CAMPAIGN_STATUS_LIVE,
-    CampaignStatus.ENDED: pb.CAMPAIGN_STATUS_ENDED,
-}
 BARGAIN_STATUS = {
     BargainStatus.ACTIVE: pb.BARGAIN_STATUS_ACTIVE,
     BargainStatus.COMPLETED: pb.BARGAIN_STATUS_COMPLETED,
