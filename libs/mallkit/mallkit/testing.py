@@ -324,7 +324,8 @@ class TcpProxy:
         return self
 
     def cut(self) -> None:
-        """Refuse new connections and drop the open ones."""
+        """Refuse new connections and drop the open ones (a stall ends: its pipes see them closed)."""
+        self._flowing.set()
         with self._lock:
             if self._listener:
                 # shutdown wakes the accept() blocked in another thread; close alone does not
