@@ -61,16 +61,8 @@ def closed_loop(call: Callable[[], object], threads: int, seconds: float, warmup
             if now >= start_at:
                 latencies[i].append(time.perf_counter() - now)
 
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    flat = sorted(x for per in latencies for x in per)
-    if not flat:
-        return Load(0, sum(errors), seconds, 0.0, 0.0)
-    p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))]
-    return Load(len(flat), sum(errors), seconds, statistics.median(flat) * 1000, p99 * 1000)
+    _run_threads(worker, threads)
+    return _load(latencies, errors, seconds)
 
 
 def fixed_work(calls: list[Callable[[], object]], threads: int) -> Load:
@@ -95,15 +87,25 @@ def fixed_work(calls: list[Callable[[], object]], threads: int) -> Load:
             latencies[i].append(time.perf_counter() - began)
 
     began = time.perf_counter()
+    _run_threads(worker, threads)
+    return _load(latencies, errors, time.perf_counter() - began)
+
+
+def _run_threads(worker: Callable[[int], None], threads: int) -> None:
     pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    seconds = time.perf_counter() - began
+
+
+def _load(latencies: list[list[float]], errors: list[int], seconds: float) -> Load:
+    """Calls per second, p50 and p99 from each thread's latencies (seconds)."""
     flat = sorted(x for per in latencies for x in per)
-    p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))] if flat else 0.0
-    return Load(len(flat), sum(errors), seconds, statistics.median(flat) * 1000 if flat else 0.0, p99 * 1000)
+    if not flat:
+        return Load(0, sum(errors), seconds, 0.0, 0.0)
+    p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))]
+    return Load(len(flat), sum(errors), seconds, statistics.median(flat) * 1000, p99 * 1000)
 
 
 def echo_ceiling(threads: int, seconds: float) -> Load:
