@@ -24,14 +24,21 @@ from mallkit.events import exchange_name
 
 log = logging.getLogger(__name__)
 
-PENDING = {"outbox.event_id": {"$exists": True}}
+PENDING = {"outbox.type": {"$exists": True}}
+
+
+def pending_except(held_types: list[str]) -> dict[str, Any]:
+    """Documents holding an event of some type other than `held_types` (all pending ones if none)."""
+    if not held_types:
+        return PENDING
+    return {"outbox": {"$elemMatch": {"type": {"$nin": held_types}}}}
 
 
 class OutboxDocument(me.Document):
     """Base for aggregates that raise events: append to `outbox` in the same write as the change."""
 
     outbox = me.ListField(me.DictField(), default=list)
-    meta: dict[str, Any] = {"abstract": True, "indexes": [{"fields": ["outbox.event_id"], "sparse": True}]}
+    meta: dict[str, Any] = {"abstract": True, "indexes": [{"fields": ["outbox.type"], "sparse": True}]}
 
 
 class Publisher:
@@ -78,8 +85,11 @@ class Publisher:
 class OutboxRelay:
     """Moves events from documents' outboxes to RabbitMQ; runs as a thread in the API process.
 
-    An event no queue is bound to yet (its consumer was never started) is retried with backoff
-    until `unroutable_ttl` has passed since it occurred, then dropped with a warning.
+    Nameko binds one queue per (handler, event type), so "unroutable" is a property of an event
+    type: when no queue is bound to a type yet (its consumer was never started), the type is held
+    back with backoff, and documents holding only held-back events are not read until it is retried
+    (otherwise a batch full of them would hide every other event behind it). An unroutable event is
+    dropped with a warning once `unroutable_ttl` has passed since it occurred.
     """
 
     def __init__(
@@ -100,7 +110,7 @@ class OutboxRelay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
-        self._unroutable: dict[str, tuple[int, float]] = {}  # event id -> (attempts, retry at)
+        self._held: dict[str, tuple[int, float]] = {}  # event type -> (attempts, retry at)
 
     def nudge(self) -> None:
         """Ask for a pass now instead of at the next poll (call after a write that raised events)."""
@@ -139,42 +149,48 @@ class OutboxRelay:
 
     def run_once(self) -> int:
         """One pass over every document type; returns how many events were published."""
+        return sum(self._drain(document._get_collection()) for document in self.documents)
+
+    def _drain(self, collection: Any) -> int:
+        """Publish a collection's pending events batch by batch, until a batch brings nothing new."""
         published = 0
-        for document in self.documents:
-            collection = document._get_collection()
+        while True:
+            held_before = len(self._held)
             holders, done = [], []
-            for doc in collection.find(PENDING, {"outbox": 1}).limit(self.batch_size):
+            for doc in collection.find(pending_except(self._held_types()), {"outbox": 1}).limit(self.batch_size):
                 if published_here := self._publish_all(doc["outbox"]):
                     holders.append(doc["_id"])
                     done += published_here
             if done:  # event ids are unique: one write clears the batch from every document holding it
                 collection.update_many({"_id": {"$in": holders}}, {"$pull": {"outbox": {"event_id": {"$in": done}}}})
                 published += len(done)
-        return published
+            elif len(self._held) == held_before:
+                return published
+
+    def _held_types(self) -> list[str]:
+        now = time.monotonic()
+        return sorted(kind for kind, (_, retry_at) in self._held.items() if retry_at > now)
 
     def _publish_all(self, events: list[dict[str, Any]]) -> list[str]:
-        """Publish what can be; returns the ids to remove from the document's outbox.
-
-        Nameko binds one queue per (handler, event type), so "unroutable" is a property of an
-        event type, not of the document: an unroutable event is retried later with backoff and
-        does not hold back the document's other events.
-        """
+        """Publish what can be; returns the ids to remove from the document's outbox."""
         done: list[str] = []
-        now = time.monotonic()
+        held = set(self._held_types())
         for event in events:
-            event_id = event["event_id"]
-            attempts, retry_at = self._unroutable.get(event_id, (0, 0.0))
-            if retry_at > now:
+            kind = event["type"]
+            if kind in held:
                 continue
             try:
                 self.publisher.publish(event)
             except pika.exceptions.UnroutableError:
                 if not self._expired(event):
-                    self._unroutable[event_id] = (attempts + 1, now + min(2.0**attempts, 60.0))
+                    attempts = self._held.get(kind, (0, 0.0))[0]
+                    self._held[kind] = (attempts + 1, time.monotonic() + min(2.0**attempts, 60.0))
+                    held.add(kind)
                     continue
-                log.warning("dropping event %s (%s): no consumer bound", event_id, event["type"])
-            self._unroutable.pop(event_id, None)
-            done.append(event_id)
+                log.warning("dropping event %s (%s): no consumer bound", event["event_id"], kind)
+            else:
+                self._held.pop(kind, None)
+            done.append(event["event_id"])
         return done
 
     def _expired(self, event: dict[str, Any]) -> bool:

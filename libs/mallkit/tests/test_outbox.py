@@ -92,6 +92,25 @@ def test_one_pass_clears_what_it_published_from_every_document_and_keeps_the_res
     relay.stop()
 
 
+def test_documents_holding_only_held_back_events_do_not_hide_the_others(mongo_db, amqp_uri, source, listen):
+    """More documents with an unroutable type than one batch holds: the routable event behind them
+    is still published in the same pass, and the held-back type is tried again after its backoff."""
+    bind, read = listen
+    bind("wanted")
+    for n in range(5):
+        Widget(name=f"u{n}", outbox=[new_event(source, "unwanted", {"n": n})]).save()
+    Widget(name="last", outbox=[new_event(source, "wanted", {})]).save()
+    relay = OutboxRelay(Publisher(amqp_uri, source), [Widget], batch_size=2)
+    assert relay.run_once() == 1
+    assert relay.run_once() == 0  # held back for a second: not read, not tried
+    bind("unwanted")
+    assert [body["type"] for _, body in read(wait=1.2)] == ["wanted"]  # outlasts the first backoff
+    assert relay.run_once() == 5
+    assert sorted(body["data"]["n"] for _, body in read()) == [0, 1, 2, 3, 4]
+    assert all(w.outbox == [] for w in Widget.objects)
+    relay.stop()
+
+
 def test_an_unroutable_event_is_dropped_after_its_ttl(mongo_db, amqp_uri, source):
     stale = new_event(source, "nobody_listens", {})
     stale["occurred_at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
