@@ -52,6 +52,20 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def busy_ports(offset: int) -> list[int]:
+    """The platform's ports that cannot be bound now. Its gRPC ports lie in Linux's ephemeral
+    range (32768-60999), where any outgoing connection may hold one for a while."""
+    ports = [GATEWAY_PORT + offset] + [port + offset for _, _, grpc, health in SERVICES for port in (grpc, health)]
+    busy = []
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                busy.append(port)
+    return busy
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -291,6 +305,9 @@ def table(procs: list[Proc], mongo: str, offset: int) -> str:
 
 
 def run(offset: int, timeout: float) -> int:
+    if busy := busy_ports(offset):
+        say(f"ports {busy} are in use (another stack, or client sockets); choose another --port-offset")
+        return 1
     ensure_infra()
     mongo_proc = None
     env = {"SOCIALMALL_ENV": os.environ.get("SOCIALMALL_ENV", "dev")}

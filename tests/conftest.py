@@ -16,7 +16,11 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PORT_OFFSET = 300  # beside a developer's own `make run` (offset 0)
+sys.path.insert(0, str(ROOT / "scripts"))
+from devstack import GATEWAY_PORT, busy_ports  # noqa: E402
+
+# beside a developer's own `make run` (offset 0), at the first offset whose ports are all free
+PORT_OFFSETS = range(300, 2000, 100)
 
 
 @dataclass(frozen=True)
@@ -62,22 +66,23 @@ def platform(mongo_uri: str, redis_url: str, amqp_uri: str, tmp_path_factory) ->
         "SOCIALMALL_ENV": "dev",
         "LOG_LEVEL": "INFO",
     }
+    offset = next(offset for offset in PORT_OFFSETS if not busy_ports(offset))
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "scripts/devstack.py", "run", "--port-offset", str(PORT_OFFSET), "--timeout", "90"],
+            [sys.executable, "scripts/devstack.py", "run", "--port-offset", str(offset), "--timeout", "90"],
             cwd=ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    gateway = f"http://127.0.0.1:{8000 + PORT_OFFSET}"
+    gateway = f"http://127.0.0.1:{GATEWAY_PORT + offset}"
     deadline = time.monotonic() + 100
     while "processes healthy" not in log.read_text(errors="replace"):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"the platform did not come up:\n{log.read_text(errors='replace')[-6000:]}", pytrace=False)
         time.sleep(0.5)
-    yield Platform(gateway, PORT_OFFSET, log)
+    yield Platform(gateway, offset, log)
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=30)
