@@ -90,6 +90,10 @@ class OutboxRelay:
     back with backoff, and documents holding only held-back events are not read until it is retried
     (otherwise a batch full of them would hide every other event behind it). An unroutable event is
     dropped with a warning once `unroutable_ttl` has passed since it occurred.
+
+    A nudge naming the documents just written asks for a pass over those alone; every outbox is
+    swept at least every `poll_interval`, for events written elsewhere (the worker) or stranded by
+    a crash, and at once after a bare nudge or a failed pass.
     """
 
     def __init__(
@@ -111,9 +115,22 @@ class OutboxRelay:
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self._held: dict[str, tuple[int, float]] = {}  # event type -> (attempts, retry at)
+        self._asked = threading.Lock()
+        self._written: dict[type[OutboxDocument], set[Any]] = {}
+        self._sweep_asked = True
+        self._next_sweep = 0.0
 
-    def nudge(self) -> None:
-        """Ask for a pass now instead of at the next poll (call after a write that raised events)."""
+    def nudge(self, *written: OutboxDocument) -> None:
+        """Ask for a pass now instead of at the next poll (call after a write that raised events);
+        naming the documents written lets the pass read only them, and skip those whose events
+        are all of held-back types."""
+        held = set(self._held_types())
+        with self._asked:
+            for document in written:
+                kinds = {event["type"] for event in document.outbox}
+                if type(document) in self.documents and not (kinds and kinds <= held):
+                    self._written.setdefault(type(document), set()).add(document.pk)
+            self._sweep_asked = self._sweep_asked or not written
         self._wake.set()
 
     def start(self) -> None:
@@ -131,24 +148,42 @@ class OutboxRelay:
         backoff = self.poll_interval
         while not self._stop.is_set():
             try:
-                published = self.run_once()
+                published = self._pass()
                 self.last_error = None
                 backoff = self.poll_interval
                 if published:
                     continue
             except (pika.exceptions.AMQPError, OSError, me.connection.ConnectionFailure) as exc:
+                self._sweep_asked = True  # what the failed pass was asked to publish is still pending
                 self.last_error = repr(exc)
                 log.warning("outbox relay cannot publish yet: %r (retrying in %.1fs)", exc, backoff)
                 self.publisher.close()
                 backoff = min(backoff * 2, 10.0)
             except Exception:
+                self._sweep_asked = True
                 log.exception("outbox relay pass failed")
                 backoff = min(backoff * 2, 10.0)
             self._wake.wait(backoff)
             self._wake.clear()
 
+    def _pass(self) -> int:
+        """A sweep when one is due or asked for, else a pass over the documents nudges named."""
+        with self._asked:
+            written, self._written = self._written, {}
+            sweep, self._sweep_asked = self._sweep_asked, False
+        if sweep or time.monotonic() >= self._next_sweep:
+            return self.run_once()
+        return sum(self._publish_named(document, ids) for document, ids in written.items())
+
+    def _publish_named(self, document: type[OutboxDocument], ids: set[Any]) -> int:
+        # by id alone: the dev server answers an id lookup from its index, but scans the whole
+        # collection once another condition joins it
+        collection = document._get_collection()
+        return self._publish_from(collection, collection.find({"_id": {"$in": list(ids)}}, {"outbox": 1}))
+
     def run_once(self) -> int:
         """One pass over every document type; returns how many events were published."""
+        self._next_sweep = time.monotonic() + self.poll_interval
         return sum(self._drain(document._get_collection()) for document in self.documents)
 
     def _drain(self, collection: Any) -> int:
@@ -156,20 +191,24 @@ class OutboxRelay:
         published = 0
         while True:
             held_before = len(self._held)
-            holders, done = [], []
-            for doc in collection.find(pending_except(self._held_types()), {"outbox": 1}).limit(self.batch_size):
-                if published_here := self._publish_all(doc["outbox"]):
-                    holders.append(doc["_id"])
-                    done += published_here
-            if done:  # event ids are unique: one write clears the batch from every document holding it
-                collection.update_many({"_id": {"$in": holders}}, {"$pull": {"outbox": {"event_id": {"$in": done}}}})
-                published += len(done)
-            elif len(self._held) == held_before:
+            batch = collection.find(pending_except(self._held_types()), {"outbox": 1}).limit(self.batch_size)
+            if not (published_here := self._publish_from(collection, batch)) and len(self._held) == held_before:
                 return published
+            published += published_here
+
+    def _publish_from(self, collection: Any, documents: Any) -> int:
+        holders, done = [], []
+        for doc in documents:
+            if published_here := self._publish_all(doc["outbox"]):
+                holders.append(doc["_id"])
+                done += published_here
+        if done:  # event ids are unique: one write clears the batch from every document holding it
+            collection.update_many({"_id": {"$in": holders}}, {"$pull": {"outbox": {"event_id": {"$in": done}}}})
+        return len(done)
 
     def _held_types(self) -> list[str]:
         now = time.monotonic()
-        return sorted(kind for kind, (_, retry_at) in self._held.items() if retry_at > now)
+        return sorted(kind for kind, (_, retry_at) in self._held.copy().items() if retry_at > now)  # nudges read it too
 
     def _publish_all(self, events: list[dict[str, Any]]) -> list[str]:
         """Publish what can be; returns the ids to remove from the document's outbox."""

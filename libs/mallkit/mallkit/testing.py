@@ -172,7 +172,7 @@ def order_paid_event(
 class NoRelay:
     """An outbox relay for servicers under test: the events stay in the documents' outboxes."""
 
-    def nudge(self) -> None:
+    def nudge(self, *written: object) -> None:
         pass
 
 

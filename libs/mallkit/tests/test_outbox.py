@@ -111,6 +111,23 @@ def test_documents_holding_only_held_back_events_do_not_hide_the_others(mongo_db
     relay.stop()
 
 
+def test_a_nudge_naming_documents_publishes_those_and_a_bare_nudge_sweeps_the_rest(mongo_db, amqp_uri, source, listen):
+    bind, read = listen
+    bind("wanted")
+    Widget(name="before", outbox=[new_event(source, "wanted", {"n": 0})]).save()
+    relay = OutboxRelay(Publisher(amqp_uri, source), [Widget], poll_interval=60)
+    relay.start()
+    assert [body["data"]["n"] for _, body in read()] == [0]  # the first pass sweeps; then none for a minute
+    named = Widget(name="named", outbox=[new_event(source, "wanted", {"n": 1})]).save()
+    Widget(name="unnamed", outbox=[new_event(source, "wanted", {"n": 2})]).save()
+    relay.nudge(named)
+    assert [body["data"]["n"] for _, body in read()] == [1]
+    assert len(Widget.objects.get(name="unnamed").outbox) == 1
+    relay.nudge()
+    assert [body["data"]["n"] for _, body in read()] == [2]
+    relay.stop()
+
+
 def test_an_unroutable_event_is_dropped_after_its_ttl(mongo_db, amqp_uri, source):
     stale = new_event(source, "nobody_listens", {})
     stale["occurred_at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()

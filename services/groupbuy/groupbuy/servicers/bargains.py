@@ -97,9 +97,9 @@ class BargainServicer(pb_grpc.BargainServiceServicer):
         self.redis = redis
         self.relay = relay
 
-    def _nudge(self) -> None:
+    def _nudge(self, bargain: Bargain) -> None:
         if self.relay is not None:
-            self.relay.nudge()
+            self.relay.nudge(bargain)
 
     def CreateBargainCampaign(self, request, context: Any):
         campaign = bargains.create_bargain_campaign(self.retail, terms(request))
@@ -110,7 +110,7 @@ class BargainServicer(pb_grpc.BargainServiceServicer):
 
     def StartBargain(self, request, context: Any):
         bargain = bargains.start_bargain(request.campaign_id)
-        self._nudge()
+        self._nudge(bargain)
         return pb.StartBargainResponse(bargain=bargain_pb(bargain))
 
     def GetBargain(self, request, context: Any):
@@ -118,7 +118,7 @@ class BargainServicer(pb_grpc.BargainServiceServicer):
 
     def HelpBargain(self, request, context: Any):
         help_, bargain = bargains.help_bargain(request.bargain_id, redis=self.redis)
-        self._nudge()
+        self._nudge(bargain)
         return pb.HelpBargainResponse(help=help_pb(bargain.id, help_), bargain=bargain_pb(bargain))
 
     def ListBargainHelps(self, request, context: Any):

@@ -159,12 +159,12 @@ class GroupbuyServicer(pb_grpc.GroupbuyServiceServicer):
 
     def OpenTeam(self, request, context):
         team, seat = teams.open_team(self.gate, request.campaign_id, request.quantity)
-        self.relay.nudge()
+        self.relay.nudge(team, seat)
         return pb.OpenTeamResponse(team=team_pb(TeamView(team, [seat], 1)), seat=seat_pb(seat, team.leader_id))
 
     def JoinTeam(self, request, context):
         seat = teams.join_team(self.gate, request.team_id, request.share_code, request.quantity)
-        self.relay.nudge()
+        self.relay.nudge(seat)
         return pb.JoinTeamResponse(seat=seat_pb(seat, leader_id=""))  # a joiner does not lead
 
     def PlaceSeatOrder(self, request, context):

@@ -137,7 +137,7 @@ class RetailServicer(pb_grpc.RetailServiceServicer):
         if request.HasField("quote"):
             quote = Quote(request.quote.source, dict(request.quote.unit_price_fen), request.quote.distribution_enabled)
         order = orders.create_order(lines, attribution, request.idempotency_key, quote)
-        self.relay.nudge()
+        self.relay.nudge(order)
         return pb.CreateOrderResponse(order=order_pb(order))
 
     def GetOrder(self, request, context):
@@ -166,12 +166,12 @@ class RetailServicer(pb_grpc.RetailServiceServicer):
 
     def ShipOrder(self, request, context):
         order = orders.ship_order(request.order_id, request.carrier, request.tracking_number)
-        self.relay.nudge()
+        self.relay.nudge(order)
         return pb.ShipOrderResponse(order=order_pb(order))
 
     def ConfirmReceipt(self, request, context):
         order = orders.confirm_receipt(request.order_id)
-        self.relay.nudge()
+        self.relay.nudge(order)
         return pb.ConfirmReceiptResponse(order=order_pb(order))
 
     def RequestRefund(self, request, context):

@@ -136,12 +136,12 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         withdrawal = withdrawals.request_withdrawal(
             request.amount.fen, request.idempotency_key, self.settings.withdrawal_rules
         )
-        self.relay.nudge()
+        self.relay.nudge(withdrawal)
         return pb.RequestWithdrawalResponse(withdrawal=withdrawal_pb(withdrawal))
 
     def ReviewWithdrawal(self, request, context):
         withdrawal = withdrawals.review_withdrawal(request.withdrawal_id, request.approve, request.reason)
-        self.relay.nudge()
+        self.relay.nudge(withdrawal)
         return pb.ReviewWithdrawalResponse(withdrawal=withdrawal_pb(withdrawal))
 
     def ListWithdrawals(self, request, context):
