@@ -92,8 +92,8 @@ class OutboxRelay:
     dropped with a warning once `unroutable_ttl` has passed since it occurred.
 
     A nudge naming the documents just written asks for a pass over those alone; every outbox is
-    swept at least every `poll_interval`, for events written elsewhere (the worker) or stranded by
-    a crash, and at once after a bare nudge or a failed pass.
+    swept every `poll_interval`, for events written elsewhere (the worker) or stranded by a crash,
+    and at once after a bare nudge or a failed pass.
     """
 
     def __init__(
@@ -153,17 +153,18 @@ class OutboxRelay:
                 backoff = self.poll_interval
                 if published:
                     continue
+                wait = max(0.0, self._next_sweep - time.monotonic())
             except (pika.exceptions.AMQPError, OSError, me.connection.ConnectionFailure) as exc:
                 self._sweep_asked = True  # what the failed pass was asked to publish is still pending
                 self.last_error = repr(exc)
-                log.warning("outbox relay cannot publish yet: %r (retrying in %.1fs)", exc, backoff)
+                wait = backoff = min(backoff * 2, 10.0)
+                log.warning("outbox relay cannot publish yet: %r (retrying in %.1fs)", exc, wait)
                 self.publisher.close()
-                backoff = min(backoff * 2, 10.0)
             except Exception:
                 self._sweep_asked = True
                 log.exception("outbox relay pass failed")
-                backoff = min(backoff * 2, 10.0)
-            self._wake.wait(backoff)
+                wait = backoff = min(backoff * 2, 10.0)
+            self._wake.wait(wait)
             self._wake.clear()
 
     def _pass(self) -> int:
