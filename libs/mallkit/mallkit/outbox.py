@@ -209,7 +209,8 @@ class OutboxRelay:
 
     def _held_types(self) -> list[str]:
         now = time.monotonic()
-        return sorted(kind for kind, (_, retry_at) in self._held.copy().items() if retry_at > now)  # nudges read it too
+        held = self._held.copy()  # request threads read it (nudge) while the relay thread writes it
+        return sorted(kind for kind, (_, retry_at) in held.items() if retry_at > now)
 
     def _publish_all(self, events: list[dict[str, Any]]) -> list[str]:
         """Publish what can be; returns the ids to remove from the document's outbox."""
