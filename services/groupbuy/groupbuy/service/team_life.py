@@ -148,15 +148,9 @@ def _count_paid(gate: SeatGate, seat: Seat) -> bool:
             event = team_event(
                 "team_formed", team, order_ids=_orders([*team.paid_seats, seat.id]), virtually_filled=False
             )
-            if Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__size=paid).update_one(
-                push__paid_seats=seat.id,
-                set__status=TeamStatus.FORMED,
-                set__closed_at=now(),
-                set__seats_settled=False,
-                push__outbox=event,
-            ):
+            query = Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__size=paid)
+            if _close(gate, team.id, query, TeamStatus.FORMED, event, push__paid_seats=seat.id):
                 log.info("team %s formed", team.id)
-                settle_closed(gate, team.id)
                 return True
         elif Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__size=paid).update_one(
             push__paid_seats=seat.id
@@ -212,13 +206,21 @@ def close_expired_teams(gate: SeatGate, limit: int = 100) -> int:
             changes = {"set__failure_reason": FailureReason.EXPIRED}
             query = Team.objects(id=team.id, status=TeamStatus.FORMING)
             status = TeamStatus.FAILED
-        if query.update_one(
-            set__status=status, set__closed_at=now(), set__seats_settled=False, push__outbox=event, **changes
-        ):
+        if _close(gate, team.id, query, status, event, **changes):
             log.info("team %s %s at expiry", team.id, "formed by virtual fill" if outcome.formed else "failed")
-            settle_closed(gate, team.id)
             closed += 1
     return closed
+
+
+def _close(gate: SeatGate, team_id: str, query: Any, status: TeamStatus, event: dict, **changes: Any) -> bool:
+    """Close a forming team (`query` says which state it must still be in) in one write carrying
+    its event, then settle its seats; a crash in between is finished by settle_stragglers."""
+    if not query.update_one(
+        set__status=status, set__closed_at=now(), set__seats_settled=False, push__outbox=event, **changes
+    ):
+        return False
+    settle_closed(gate, team_id)
+    return True
 
 
 def _recount(team: Team) -> None:
