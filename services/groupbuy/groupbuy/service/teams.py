@@ -270,9 +270,7 @@ def place_solo_order(retail: Retail, campaign_id: str, quantity: int, idempotenc
 
 def leave_team(gate: SeatGate, team_id: str) -> Team:
     """Give up the seat before the team forms; a paid seat's order is refunded by retail."""
-    seat = _my_seat(team_id)
-    if seat.status == SeatStatus.RELEASED:
-        raise NotFound("you hold no seat in this team", "seat_not_found")
+    seat = _my_seat(team_id)  # a released seat gave its member key back: _my_seat never finds one
     team = Team.objects.get(id=seat.team_id)
     rules.require_forming(team.status)
     if not release_seat(gate, seat, rules.ReleaseReason.LEFT):
