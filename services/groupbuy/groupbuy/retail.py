@@ -35,15 +35,9 @@ class SkuFacts:
     price_fen: int
 
 
-def sku_price_fen(retail: Retail, sku_id: str) -> int:
-    """The SKU's current price; NotFound `sku_not_found` if retail has no such SKU.
-
-    Other failures pass through unchanged (Unavailable stays Unavailable, so callers may retry).
-    """
-    return _sku(retail, sku_id).price.fen
-
-
 def _sku(retail: Retail, sku_id: str) -> retail_pb2.Sku:
+    """NotFound `sku_not_found` if retail has no such SKU; other failures pass through unchanged
+    (Unavailable stays Unavailable, so callers may retry)."""
     try:
         return retail.GetSku(retail_pb2.GetSkuRequest(sku_id=sku_id)).sku
     except NotFound as exc:
