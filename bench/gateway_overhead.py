@@ -21,18 +21,15 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
 import mongoengine
-from harness import Load, closed_loop
+from harness import Load, closed_loop, process
 
 from gateway.settings import DEV_JWT_SECRET
 from mallkit import mongo
@@ -42,30 +39,8 @@ THREADS = 8
 SECONDS = 5.0
 USERS = 16
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 SERVERS = HERE / "_overhead_servers.py"
 EXPECTED_CONSTANT = {"id": "ord_bench", "status": "paid", "total": {"fen": 3980, "display": "¥39.80"}}
-
-
-@contextmanager
-def process(args: list[str], env: dict[str, str], ready: Callable[[], None]) -> Iterator[None]:
-    proc = subprocess.Popen(
-        [sys.executable, *args],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    try:
-        ready()
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def wait_http(port: int, path: str, timeout: float = 30.0) -> None:
@@ -145,11 +120,14 @@ def run() -> dict:
     grpc_env = {"LOG_LEVEL": "WARNING"}
     bare_env = {"RETAIL_GRPC_TARGET": f"127.0.0.1:{grpc_port}"}
     try:
-        with process([str(SERVERS), "grpc", str(grpc_port)], grpc_env, lambda: wait_serving(f"127.0.0.1:{grpc_port}")):
-            with process([str(SERVERS), "bare", str(bare_port)], bare_env, lambda: wait_http(bare_port, "/constant")):
+        with process([str(SERVERS), "grpc", str(grpc_port)], grpc_env):
+            wait_serving(f"127.0.0.1:{grpc_port}")
+            with process([str(SERVERS), "bare", str(bare_port)], bare_env):
+                wait_http(bare_port, "/constant")
                 ceiling, wrong_ceiling = load(bare_port, constant_request)
                 relay, wrong_relay = load(bare_port, relay_request)
-            with process(["-m", "gateway"], gateway_env, lambda: wait_http(gateway_port, "/healthz")):
+            with process(["-m", "gateway"], gateway_env):
+                wait_http(gateway_port, "/healthz")
                 value, wrong_value = load(gateway_port, order_request)
     finally:
         mongo.connect(db_name)

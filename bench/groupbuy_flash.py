@@ -5,7 +5,7 @@ Setup opens 500 teams of 5 (the leaders' seats); the crowd (8,000 users, each al
 then joins random teams until all 2,000 member seats are taken; most attempts are refused (team
 full, already in it, limit reached), which is what a flash crowd looks like.
 
-ceiling: a bare grpcio echo server under the same 64 client threads, measured in the same run.
+ceiling: a bare grpcio echo server in its own process under the same 64 client threads, same run.
 correct: MongoDB holds exactly 2,000 member seats and 500 leader seats; every team has seats 1..5
 held by 5 different users; no user holds more than 3 member seats; every granted join is in
 MongoDB and every MongoDB seat was granted; the Redis gate agrees with MongoDB.

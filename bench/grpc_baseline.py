@@ -1,7 +1,7 @@
 """grpc_baseline: retail's GetProduct through the kit, against a raw grpcio echo ceiling.
 
 Three measurements with the same client threads, in one run:
-- ceiling: a bare grpcio server echoing bytes (no protobuf, no interceptor, no database);
+- ceiling: a bare grpcio server echoing bytes in its own process (no protobuf, interceptor or database);
 - kit_constant: the kit's server (interceptor, logging, health) answering GetBrand from memory;
 - value: the real retail API process's GetProduct, reading Mongo (the dev wire server here).
 """
