@@ -16,7 +16,7 @@ from groupbuy.documents import DOCUMENTS, Campaign
 from groupbuy.domain.campaigns import Stage
 from groupbuy.service import bargains, gate_sync, paid_orders, team_life
 from groupbuy.service.seat_gate import SeatGate
-from mallkit import mongo
+from mallkit import mongo, sweeps
 from mallkit.clock import now
 from mallkit.consumer import ProcessedEvent, idempotent
 from mallkit.redis_conn import connect as connect_redis
@@ -76,5 +76,5 @@ class Worker:
     def repair(self) -> None:
         """Stragglers of crashes: half-settled teams, gate claims that never reached MongoDB."""
         team_life.settle_stragglers(gate())
-        for campaign in Campaign.objects(stage=Stage.PUBLISHED, end_time__gt=now()).only("id"):
-            gate_sync.sweep_pending(gate(), campaign.id)
+        live = Campaign.objects(stage=Stage.PUBLISHED, end_time__gt=now()).only("id")
+        sweeps.each(live, lambda campaign: gate_sync.sweep_pending(gate(), campaign.id), what="gate sweep of campaign")

@@ -51,7 +51,7 @@ from groupbuy.domain import bargains as rules
 from groupbuy.domain.bargains import BargainStatus, BargainTerms
 from groupbuy.domain.campaigns import CampaignStatus, require_live
 from groupbuy.retail import Retail, campaign_sku, place_order
-from mallkit import ids, mongo, paging
+from mallkit import ids, mongo, paging, sweeps
 from mallkit.access import ADMIN, BRAND, get_or_404, require_role, require_user
 from mallkit.clock import now
 from mallkit.errors import (
@@ -394,7 +394,7 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
 def expire_due(limit: int = 500) -> int:
     """Close up to `limit` active or completed (not ordered) bargains past expires_at; returns how many."""
     due = Bargain.objects(status__in=[s.value for s in rules.EXPIRABLE], expires_at__lte=now()).only("id")
-    return sum(_expire(b.id) for b in due.limit(limit))
+    return sweeps.each(due.limit(limit), lambda bargain: _expire(bargain.id), what="expiry of bargain")
 
 
 def _expire(bargain_id: str) -> bool:

@@ -21,6 +21,7 @@ from groupbuy.domain import teams as rules
 from groupbuy.domain.teams import ACTIVE_SEATS, FailureReason, ReleaseReason, SeatKind, SeatStatus, TeamStatus
 from groupbuy.service.gate_sync import claim_of
 from groupbuy.service.seat_gate import SeatGate
+from mallkit import sweeps
 from mallkit.clock import now
 from mallkit.events import new_event
 
@@ -178,38 +179,39 @@ def order_refunded(gate: SeatGate, order_id: str) -> bool:
 
 def release_expired_holds(gate: SeatGate, limit: int = 200) -> int:
     """Unpaid seats past their hold go, freeing their places (and voiding any unpaid order)."""
-    released = 0
-    for seat in Seat.objects(status=SeatStatus.HELD, hold_expires_at__lte=now()).limit(limit):
-        released += release_seat(gate, seat, ReleaseReason.HOLD_EXPIRED)
-    return released
+    due = Seat.objects(status=SeatStatus.HELD, hold_expires_at__lte=now()).limit(limit)
+    return sweeps.each(due, lambda seat: release_seat(gate, seat, ReleaseReason.HOLD_EXPIRED), what="hold of seat")
 
 
 def close_expired_teams(gate: SeatGate, limit: int = 100) -> int:
     """Teams past their expiry complete by virtual fill if the campaign allows it and enough
     seats are paid, else fail (every order voided by retail)."""
-    closed = 0
-    for team in Team.objects(status=TeamStatus.FORMING, expires_at__lte=now()).limit(limit):
-        _recount(team)
-        team.reload()
-        campaign = Campaign.objects.only("virtual_fill_percent").get(id=team.campaign_id)
-        outcome = rules.outcome_at_expiry(team.team_size, len(team.paid_seats), campaign.virtual_fill_percent)
-        if outcome.formed:
-            event = team_event(
-                "team_formed", team, order_ids=_orders(team.paid_seats), virtually_filled=outcome.virtually_filled
-            )
-            changes = {"set__virtually_filled": outcome.virtually_filled}
-            query = Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__size=len(team.paid_seats))
-            status = TeamStatus.FORMED
-        else:
-            active = [s.id for s in Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)).only("id")]
-            event = team_event("team_failed", team, reason=FailureReason.EXPIRED, order_ids=_orders(active))
-            changes = {"set__failure_reason": FailureReason.EXPIRED}
-            query = Team.objects(id=team.id, status=TeamStatus.FORMING)
-            status = TeamStatus.FAILED
-        if _close(gate, team.id, query, status, event, **changes):
-            log.info("team %s %s at expiry", team.id, "formed by virtual fill" if outcome.formed else "failed")
-            closed += 1
-    return closed
+    due = Team.objects(status=TeamStatus.FORMING, expires_at__lte=now()).limit(limit)
+    return sweeps.each(due, lambda team: _close_at_expiry(gate, team), what="expiry of team")
+
+
+def _close_at_expiry(gate: SeatGate, team: Team) -> bool:
+    _recount(team)
+    team.reload()
+    campaign = Campaign.objects.only("virtual_fill_percent").get(id=team.campaign_id)
+    outcome = rules.outcome_at_expiry(team.team_size, len(team.paid_seats), campaign.virtual_fill_percent)
+    if outcome.formed:
+        event = team_event(
+            "team_formed", team, order_ids=_orders(team.paid_seats), virtually_filled=outcome.virtually_filled
+        )
+        changes = {"set__virtually_filled": outcome.virtually_filled}
+        query = Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__size=len(team.paid_seats))
+        status = TeamStatus.FORMED
+    else:
+        active = [s.id for s in Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)).only("id")]
+        event = team_event("team_failed", team, reason=FailureReason.EXPIRED, order_ids=_orders(active))
+        changes = {"set__failure_reason": FailureReason.EXPIRED}
+        query = Team.objects(id=team.id, status=TeamStatus.FORMING)
+        status = TeamStatus.FAILED
+    if not _close(gate, team.id, query, status, event, **changes):
+        return False
+    log.info("team %s %s at expiry", team.id, "formed by virtual fill" if outcome.formed else "failed")
+    return True
 
 
 def _close(gate: SeatGate, team_id: str, query: Any, status: TeamStatus, event: dict, **changes: Any) -> bool:
@@ -229,7 +231,7 @@ def _recount(team: Team) -> None:
         Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__ne=seat.id).update_one(push__paid_seats=seat.id)
 
 
-def settle_closed(gate: SeatGate, team_id: str) -> None:
+def settle_closed(gate: SeatGate, team_id: str) -> bool:
     """Give back what a closed team's seats no longer need.
 
     Formed: unpaid seats (virtual fill) go and their orders are voided; the leader's "opened a
@@ -246,7 +248,7 @@ def settle_closed(gate: SeatGate, team_id: str) -> None:
         ):
             gate.give_back(claim_of(seat), seat=False, slot=False)
     gate.close_team(team.campaign_id, team.id)
-    Team.objects(id=team.id).update_one(set__seats_settled=True)
+    return bool(Team.objects(id=team.id, seats_settled=False).update_one(set__seats_settled=True))
 
 
 def settle_stragglers(gate: SeatGate, limit: int = 100) -> int:
@@ -254,8 +256,4 @@ def settle_stragglers(gate: SeatGate, limit: int = 100) -> int:
     stale = Team.objects(
         status__in=[TeamStatus.FORMED, TeamStatus.FAILED], seats_settled=False, closed_at__lte=now() - SETTLE_GRACE
     ).limit(limit)
-    count = 0
-    for team in stale:
-        settle_closed(gate, team.id)
-        count += 1
-    return count
+    return sweeps.each(stale, lambda team: settle_closed(gate, team.id), what="settling of team")

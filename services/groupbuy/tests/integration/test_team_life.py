@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from groupbuy.documents import Seat, Team
+from groupbuy.documents import Campaign, Seat, Team
 from groupbuy.service import paid_orders, team_life, teams
 from mallkit.clock import frozen_at, now
 
@@ -50,6 +50,16 @@ def test_an_expired_team_fails_once_and_names_every_order_for_retail_to_void(mon
     assert {s.status for s in Seat.objects(team_id=team.id)} == {"released"}
     # every place came back: the campaign's allotment and the members' quotas
     assert gate.claimed(team.campaign_id) == 0
+
+
+def test_a_team_that_cannot_close_does_not_keep_the_other_expired_teams_open(mongo_db, gate, fake_retail):
+    broken_campaign, broken = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
+    _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
+    Campaign.objects(id=broken_campaign.id).delete()  # closing `broken` now raises, every time
+    with frozen_at(max(broken.expires_at, team.expires_at)):
+        assert team_life.close_expired_teams(gate) == 1
+        assert team_life.close_expired_teams(gate) == 0
+    assert (team.reload().status, broken.reload().status) == ("failed", "forming")
 
 
 def test_virtual_fill_completes_only_teams_at_or_above_the_ratio(mongo_db, gate, fake_retail):

@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import takewhile
 
-from mallkit import ids
+from mallkit import ids, sweeps
 from mallkit.clock import now
 from mallkit.errors import FailedPrecondition, NotFound
 from mallkit.mongo import insert_once
@@ -317,23 +318,29 @@ def release_completed_orders(limit: int = 200) -> int:
     """The sweep behind the order_completed handler: releases up to `limit` orders that still
     hold frozen entries and can be settled; returns how many entries became available."""
     order_ids = [oid for oid in LedgerEntry.objects(state=EntryState.FROZEN).distinct("order_id") if oid]
-    released = orders = 0
-    for start in range(0, len(order_ids), 500):
-        chunk = order_ids[start : start + 500]
-        for order in Order.objects(id__in=chunk).only("id", "status", "completed_at"):
-            if orders >= limit:
-                return released
-            if ledger.is_settleable(order.status, order.completed_at) or order.status == "refunded":
-                moved = release_order(order.id, order)
-                released += moved
-                orders += 1 if moved else 0
-    return released
+    candidates = (
+        order
+        for start in range(0, len(order_ids), 500)
+        for order in Order.objects(id__in=order_ids[start : start + 500]).only("id", "status", "completed_at")
+        if ledger.is_settleable(order.status, order.completed_at) or order.status == "refunded"
+    )
+    released_orders = 0
+
+    def release(order: Order) -> int:
+        nonlocal released_orders
+        moved = release_order(order.id, order)
+        released_orders += bool(moved)
+        return moved
+
+    # candidates that release nothing yet (refunded, reversal still pending) do not use up the limit
+    within_limit = takewhile(lambda _: released_orders < limit, candidates)
+    return sweeps.each(within_limit, release, what="payout release of order")
 
 
 def repair_pending(older_than: timedelta = timedelta(seconds=30), limit: int = 200) -> int:
     """Write entries left in `pending` by a process that stopped between its two writes."""
     stale = OrderPayouts.objects(pending__ne=[], updated_at__lt=now() - older_than).only("id").limit(limit)
-    return sum(materialize(p.id) for p in stale)
+    return sweeps.each(stale, lambda payouts: materialize(payouts.id), what="pending payouts of order")
 
 
 # ── balances ─────────────────────────────────────────────────────────────────────────────────

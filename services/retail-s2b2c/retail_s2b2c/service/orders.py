@@ -6,7 +6,7 @@ import logging
 
 import mongoengine as me
 
-from mallkit import context, ids, paging
+from mallkit import context, ids, paging, sweeps
 from mallkit.access import ADMIN, get_or_404, require_user
 from mallkit.clock import now
 from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -241,22 +241,26 @@ def confirm_receipt(order_id: str) -> Order:
 def auto_receive_due(windows: Windows, limit: int = 200) -> int:
     """Receive orders shipped longer ago than the auto-receive window."""
     due = Order.objects(status=OrderStatus.SHIPPED, shipped_at__lt=windows.receive_due_before(now())).limit(limit)
-    return sum(_receive(order, "auto") for order in due)
+    return sweeps.each(due, lambda order: _receive(order, "auto"), what="auto-receipt of order")
 
 
 def complete_due(windows: Windows, limit: int = 200) -> int:
     """Complete received orders whose after-sale window has closed (no refund under review).
     Completion is what makes their frozen payouts available (the wallet listens to order_completed)."""
-    completed = 0
     cutoff = windows.complete_due_before(now())
-    for order in Order.objects(status=OrderStatus.RECEIVED, received_at__lt=cutoff, pending_refund_id="").limit(limit):
-        at = now()
-        completed += Order.objects(id=order.id, status=OrderStatus.RECEIVED, pending_refund_id="").update_one(
+    due = Order.objects(status=OrderStatus.RECEIVED, received_at__lt=cutoff, pending_refund_id="").limit(limit)
+    return sweeps.each(due, _complete, what="completion of order")
+
+
+def _complete(order: Order) -> bool:
+    at = now()
+    return bool(
+        Order.objects(id=order.id, status=OrderStatus.RECEIVED, pending_refund_id="").update_one(
             set__status=OrderStatus.COMPLETED,
             set__completed_at=at,
             push__outbox=order_event("order_completed", order, completed_at=at.isoformat()),
         )
-    return completed
+    )
 
 
 def cancel_unpaid(order: Order, reason: str) -> bool:
@@ -275,4 +279,4 @@ def cancel_expired_orders(settings: RetailSettings, limit: int = 200) -> int:
     """Cancel unpaid orders older than the payment timeout and give their stock back."""
     cutoff = now() - settings.unpaid_timeout
     due = Order.objects(status=OrderStatus.CREATED, created_at__lt=cutoff).limit(limit)
-    return sum(cancel_unpaid(order, "payment_timeout") for order in due)
+    return sweeps.each(due, lambda order: cancel_unpaid(order, "payment_timeout"), what="payment timeout of order")

@@ -19,7 +19,7 @@ import random
 import time
 from datetime import timedelta
 
-from mallkit import ids, paging
+from mallkit import ids, paging, sweeps
 from mallkit.access import ADMIN, get_or_404, require_role, require_user
 from mallkit.clock import now
 from mallkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
@@ -205,8 +205,8 @@ def repair(rules: WithdrawalRules, older_than: timedelta = timedelta(seconds=60)
     stale = LedgerEntry.objects(
         kind=Kind.WITHDRAWAL, state=EntryState.WITHDRAWING, created_at__lt=now() - older_than
     ).limit(limit)
-    repaired = 0
-    for entry in stale:
-        withdrawal = _ensure_document(entry, rules)
-        repaired += withdrawal.status != WithdrawalStatus.PENDING_REVIEW
-    return repaired
+    return sweeps.each(
+        stale,
+        lambda entry: _ensure_document(entry, rules).status != WithdrawalStatus.PENDING_REVIEW,
+        what="withdrawal entry",
+    )

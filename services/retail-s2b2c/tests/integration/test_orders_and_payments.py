@@ -122,6 +122,26 @@ def test_unpaid_orders_expire_and_give_stock_back(mongo_db, make_sku, settings, 
     assert Sku.objects.get(id=sku_id).stock == 2
 
 
+def test_an_order_that_fails_to_cancel_does_not_hold_back_the_others(mongo_db, make_sku, monkeypatch):
+    sku_id = make_sku(stock=3)
+    with as_user(BUYER):
+        stuck, *others = [orders.create_order([Line(sku_id, 1)], {}) for _ in range(3)]
+    cancel_unpaid = orders.cancel_unpaid
+
+    def failing_for_stuck(order, reason):
+        if order.id == stuck.id:
+            raise RuntimeError("this order cannot be cancelled")
+        return cancel_unpaid(order, reason)
+
+    monkeypatch.setattr(orders, "cancel_unpaid", failing_for_stuck)
+    monkeypatch.setenv("ORDER_UNPAID_TIMEOUT_SECONDS", "0")
+    from retail_s2b2c.config import RetailSettings
+
+    assert orders.cancel_expired_orders(RetailSettings.from_env()) == 2
+    assert [Order.objects.get(id=o.id).status for o in (stuck, *others)] == ["created", "cancelled", "cancelled"]
+    assert Sku.objects.get(id=sku_id).stock == 2
+
+
 def test_a_store_sells_at_its_own_price_and_binds_buyers_to_it(mongo_db, make_sku, settings):
     from retail_s2b2c.service import stores
 
