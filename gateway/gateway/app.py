@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from gateway import errors, openapi
+from gateway.auth import VerifiedTokens
 from gateway.clients import Clients
 from gateway.codes import Codes
 from gateway.documents import DOCUMENTS
@@ -150,6 +151,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logging: bo
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.verified_tokens = VerifiedTokens(settings)
     errors.install(app)
     app.add_exception_handler(Replay, on_replay)
     app.add_middleware(RequestContextMiddleware)

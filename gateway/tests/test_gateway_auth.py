@@ -14,8 +14,9 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from gateway import auth
 from gateway.app import API_PREFIX, API_ROUTERS, DEV_ROUTERS, ROOT_ROUTERS
-from gateway.auth import issue_token, verify_token
+from gateway.auth import VerifiedTokens, issue_token, verify_token
 from gateway.settings import GatewaySettings
 from gateway.tests.conftest import JWT_SECRET, long_ago
 from gateway.tests.gateway_fakes import Plan
@@ -137,6 +138,41 @@ def test_verify_token_round_trip(settings: GatewaySettings) -> None:
     assert (caller.user_id, caller.roles) == ("u_9", frozenset({"brand", "admin"}))
     with pytest.raises(Unauthenticated):
         verify_token(settings, "not.a.token")
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens the gateway decodes (verifies), in order."""
+    seen: list[str] = []
+    decode = jwt.decode
+    monkeypatch.setattr(auth.jwt, "decode", lambda token, *a, **k: seen.append(token) or decode(token, *a, **k))
+    return seen
+
+
+def test_a_token_is_verified_once_and_still_expires_on_time(settings: GatewaySettings, decoded: list[str]) -> None:
+    issued = datetime.now(UTC)
+    token = issue_token(settings, "u_9", ["kol"], now=issued)
+    clock = [issued.timestamp()]
+    tokens = VerifiedTokens(settings, clock=lambda: clock[0])
+    assert [tokens.caller(token).user_id for _ in range(3)] == ["u_9"] * 3
+    assert decoded == [token]
+    clock[0] = (issued + timedelta(seconds=settings.access_token_ttl)).timestamp()
+    with pytest.raises(Unauthenticated) as expired:
+        tokens.caller(token)
+    assert expired.value.code == "token_expired"
+
+
+def test_a_failing_token_is_checked_every_time_and_the_oldest_goes_when_full(
+    settings: GatewaySettings, decoded: list[str]
+) -> None:
+    tokens = VerifiedTokens(settings, size=2)
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            tokens.caller("not.a.token")
+    first, second, third = (issue_token(settings, f"u_{i}", []) for i in range(3))
+    for token in (first, second, third, third, second, first):
+        tokens.caller(token)
+    assert decoded == ["not.a.token", "not.a.token", first, second, third, first]
 
 
 @pytest.mark.parametrize(
