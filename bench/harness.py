@@ -16,7 +16,7 @@ from pathlib import Path
 
 import grpc
 
-from mallkit.testing import free_port, wait_serving
+from mallkit.testing import ServiceProcess, free_port, wait_serving
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -135,12 +135,7 @@ def process(args: list[str], env: dict[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        ServiceProcess(" ".join(args), child, Path(os.devnull)).stop()
 
 
 @contextmanager
