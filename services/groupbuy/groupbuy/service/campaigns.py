@@ -129,17 +129,28 @@ def _status_filter(status: CampaignStatus) -> dict:
 
 _cache: dict[str, tuple[float, Campaign]] = {}
 _cache_lock = threading.Lock()
+# One reader per campaign refreshes it: a flash crowd finds the entry expired all at once, and
+# without this every request in flight (64 in groupbuy_flash) would read the campaign again.
+# Striped, so that ids nobody has (a 404) cannot grow a table of locks.
+_refresh_locks = [threading.Lock() for _ in range(64)]
 
 
 def cached_campaign(campaign_id: str) -> Campaign:
     """The campaign, at most CACHE_SECONDS old (drafts included: callers check the status)."""
-    hit = _cache.get(campaign_id)
-    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    campaign = get_or_404(Campaign, campaign_id, "campaign")
-    with _cache_lock:
-        _cache[campaign_id] = (time.monotonic(), campaign)
+    if (campaign := _fresh(campaign_id)) is not None:
+        return campaign
+    with _refresh_locks[hash(campaign_id) % len(_refresh_locks)]:
+        if (campaign := _fresh(campaign_id)) is not None:
+            return campaign  # refreshed by the request this one waited for
+        campaign = get_or_404(Campaign, campaign_id, "campaign")
+        with _cache_lock:
+            _cache[campaign_id] = (time.monotonic(), campaign)
     return campaign
+
+
+def _fresh(campaign_id: str) -> Campaign | None:
+    hit = _cache.get(campaign_id)
+    return hit[1] if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS else None
 
 
 def _forget(campaign_id: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -23,6 +26,29 @@ def live_campaign(fake_retail, **terms) -> Campaign:
     defaults = {"sku_id": "sku_mist", "group_price_fen": 990, "team_size": 3, "expiry_hours": 24}
     with as_user(BRAND):
         return campaigns.create_campaign(fake_retail, CampaignTerms(**{**defaults, **terms}), publish=True)
+
+
+def test_a_crowd_that_finds_the_campaign_expired_reads_it_once(mongo_db, fake_retail, monkeypatch):
+    campaign = live_campaign(fake_retail)
+    reads, read = [], campaigns.get_or_404
+    crowd = threading.Barrier(16)
+
+    def slow_read(*args):
+        reads.append(args[1])
+        time.sleep(0.05)  # the rest of the crowd arrives while it reads
+        return read(*args)
+
+    def join_path(_: int) -> str:
+        crowd.wait()
+        return campaigns.cached_campaign(campaign.id).id
+
+    monkeypatch.setattr(campaigns, "get_or_404", slow_read)
+    campaigns._forget(campaign.id)
+    with ThreadPoolExecutor(16) as pool:
+        assert list(pool.map(join_path, range(16))) == [campaign.id] * 16
+    assert reads == [campaign.id]
+    with pytest.raises(NotFound):
+        campaigns.cached_campaign("cmp_nobody_has")
 
 
 def open_as(gate: SeatGate, user_id: str, campaign: Campaign):
