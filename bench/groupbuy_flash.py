@@ -9,6 +9,7 @@ ceiling: a bare grpcio echo server in its own process under the same 64 client t
 correct: MongoDB holds exactly 2,000 member seats and 500 leader seats; every team has seats 1..5
 held by 5 different users; no user holds more than 3 member seats; every granted join is in
 MongoDB and every MongoDB seat was granted; the Redis gate agrees with MongoDB.
+details.phases: when the last seat was granted, and the refusal rate after that (gate only).
 """
 
 from __future__ import annotations
@@ -94,6 +95,19 @@ def check(campaign_id: str, granted: int) -> dict[str, Any]:
     }
 
 
+def phases(finished: list[tuple[float, bool]], started: float) -> dict[str, float]:
+    """Until the last seat was granted (seat inserts set the pace), and after it (refusals only)."""
+    finished.sort()
+    last_grant = max((i for i, (_, granted) in enumerate(finished) if granted), default=-1)
+    sold_out_at = finished[last_grant][0] if last_grant >= 0 else started
+    after = len(finished) - last_grant - 1
+    return {
+        "sold_out_after_s": round(sold_out_at - started, 2),
+        "attempts_until_sold_out": last_grant + 1,
+        "refusals_per_s_after": round(after / (finished[-1][0] - sold_out_at), 1) if after else 0.0,
+    }
+
+
 def run() -> dict:
     ceiling = echo_ceiling(CLIENTS, CEILING_SECONDS)
     db_name = f"bench_groupbuy_{os.getpid()}"
@@ -101,6 +115,7 @@ def run() -> dict:
     rng = random.Random(7)
     outcomes: Counter[str] = Counter()
     latencies: dict[str, list[float]] = {"granted": [], "refused": []}
+    finished: list[tuple[float, bool]] = []  # (when, granted) per attempt, for the two phases
     lock = threading.Lock()
     try:
         with api_process("groupbuy.api", {"MONGO_DB": db_name}) as target, grpc.insecure_channel(target) as channel:
@@ -127,12 +142,14 @@ def run() -> dict:
                     with lock:
                         outcomes[code] += 1
                         latencies["granted" if code == "ok" else "refused"].append(time.perf_counter() - began)
+                        finished.append((time.perf_counter(), code == "ok"))
                     if code not in {"ok", "team_full", "already_joined", "join_limit_reached"}:
                         raise RuntimeError(code)
 
                 return call
 
             calls = [attempt(f"u_{rng.randrange(USERS)}", rng.choice(team_ids)) for _ in range(ATTEMPTS)]
+            started = time.perf_counter()
             load = fixed_work(calls, CLIENTS)
         books = check(campaign_id, outcomes["ok"])
     finally:
@@ -152,6 +169,7 @@ def run() -> dict:
             "outcomes": dict(outcomes),
             # a granted join waits for its seat's MongoDB insert; a refusal is answered by the gate
             "p50_ms_by_outcome": {k: round(statistics.median(v) * 1000, 1) for k, v in latencies.items() if v},
+            "phases": phases(finished, started),
             "raw_echo": ceiling.summary(),
             "books": books,
         },
