@@ -199,8 +199,9 @@ class OutboxRelay:
 
     def _publish_from(self, collection: Any, documents: Any) -> int:
         holders, done = [], []
+        held = set(self._held_types())
         for doc in documents:
-            if published_here := self._publish_all(doc["outbox"]):
+            if published_here := self._publish_all(doc["outbox"], held):
                 holders.append(doc["_id"])
                 done += published_here
         if done:  # event ids are unique: one write clears the batch from every document holding it
@@ -212,10 +213,10 @@ class OutboxRelay:
         held = self._held.copy()  # request threads read it (nudge) while the relay thread writes it
         return sorted(kind for kind, (_, retry_at) in held.items() if retry_at > now)
 
-    def _publish_all(self, events: list[dict[str, Any]]) -> list[str]:
-        """Publish what can be; returns the ids to remove from the document's outbox."""
+    def _publish_all(self, events: list[dict[str, Any]], held: set[str]) -> list[str]:
+        """Publish what can be, skipping `held` types (a type found unroutable joins them);
+        returns the ids to remove from the document's outbox."""
         done: list[str] = []
-        held = set(self._held_types())
         for event in events:
             kind = event["type"]
             if kind in held:
