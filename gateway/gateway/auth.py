@@ -62,13 +62,9 @@ def issue_token(settings: GatewaySettings, user_id: str, roles: Iterable[str], n
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
-def verify_token(settings: GatewaySettings, token: str) -> Caller:
-    """The caller a token speaks for; any doubt (signature, expiry, algorithm, claims) is a 401."""
-    return _verify(settings, token)[0]
-
-
-def _verify(settings: GatewaySettings, token: str) -> tuple[Caller, float]:
-    """The caller and the token's expiry (a Unix time)."""
+def verify_token(settings: GatewaySettings, token: str) -> tuple[Caller, float]:
+    """The caller a token speaks for and its expiry (a Unix time); any doubt (signature, expiry,
+    algorithm, claims) is a 401."""
     try:
         claims = jwt.decode(
             token,
@@ -110,7 +106,7 @@ class VerifiedTokens:
 
     def caller(self, token: str) -> Caller:
         if (known := self._callers.get(token)) is None:
-            known = _verify(self.settings, token)
+            known = verify_token(self.settings, token)
             if len(self._callers) >= self.size:
                 del self._callers[next(iter(self._callers))]
             self._callers[token] = known

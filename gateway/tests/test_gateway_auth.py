@@ -134,7 +134,7 @@ def test_tokens_we_did_not_issue_are_401(
 
 
 def test_verify_token_round_trip(settings: GatewaySettings) -> None:
-    caller = verify_token(settings, issue_token(settings, "u_9", ["brand", "admin", "brand"]))
+    caller, _ = verify_token(settings, issue_token(settings, "u_9", ["brand", "admin", "brand"]))
     assert (caller.user_id, caller.roles) == ("u_9", frozenset({"brand", "admin"}))
     with pytest.raises(Unauthenticated):
         verify_token(settings, "not.a.token")
