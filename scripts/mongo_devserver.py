@@ -1,7 +1,7 @@
 """Local MongoDB wire-protocol dev server (mongoeco over SQLite). Needs Python >= 3.13.
 
 Not for production: it is a single process doing hundreds to ~1k ops/s. The runner
-(`scripts/platform.py`) starts it when MONGO_URI is unset.
+(`scripts/devstack.py`) starts it when MONGO_URI is unset.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import signal
 import sqlite3
 from pathlib import Path
 
+from mongo_type_brackets import bracketed_command
 from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.engines.sqlite_query import json_path_for_field
 from mongoeco.wire import AsyncMongoEcoProxyServer
+from mongoeco.wire.executor import WireCommandExecutor
 
 
 class DevEngine(SQLiteEngine):
@@ -117,13 +119,30 @@ class DevEngine(SQLiteEngine):
         return None
 
 
+class DevCommandExecutor(WireCommandExecutor):
+    """Every command's query filters get MongoDB's type bracketing first (mongo_type_brackets)."""
+
+    def _build_request_context(self, body, **kwargs):  # type: ignore[no-untyped-def]
+        return super()._build_request_context(bracketed_command(body), **kwargs)
+
+
+class DevServer(AsyncMongoEcoProxyServer):
+    """mongoeco's wire server with DevCommandExecutor in place of its own executor."""
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self._executor = DevCommandExecutor(
+            self._client, self._cursor_store, self._session_store, surface=self._surface, auth=self._auth
+        )
+
+
 def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
 async def serve(host: str, port: int, data_file: Path) -> None:
     data_file.parent.mkdir(parents=True, exist_ok=True)
-    server = AsyncMongoEcoProxyServer(engine=DevEngine(str(data_file), executor_workers=1), host=host, port=port)
+    server = DevServer(engine=DevEngine(str(data_file), executor_workers=1), host=host, port=port)
     address = await server.start()
     print(f"mongo dev server ready on {address.uri} (data: {data_file})", flush=True)
     stop = asyncio.Event()

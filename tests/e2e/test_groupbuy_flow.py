@@ -102,7 +102,7 @@ def test_a_shared_team_forms_when_both_seats_are_paid_and_only_then_ships(api: h
     ok(api.post(f"/dev/payments/{friend_order}/simulate", headers=friend))
     team = eventually(lambda: api.get(f"/groupbuy/teams/{team_id}", headers=leader).json(),
                       lambda t: t["status"] != "forming")  # fmt: skip
-    assert (team["status"], team["seats_paid"], team["virtually_filled"]) == ("formed", 2, False)
+    assert (team["status"], team["seats_paid"], team["virtually_filled"]) == ("formed", 2, False), team
     refused(api.post(f"/groupbuy/teams/{team_id}/leave", headers=friend), 409, "team_formed")
 
     # retail hears team_formed: the orders may ship now

@@ -52,6 +52,14 @@ def test_an_expired_team_fails_once_and_names_every_order_for_retail_to_void(mon
     assert gate.claimed(team.campaign_id) == 0
 
 
+def test_a_team_whose_leader_has_not_paid_has_no_clock_and_never_expires(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=3, paid=0, unpaid=2)
+    assert team.expires_at is None
+    with frozen_at(now() + timedelta(days=30)):
+        assert team_life.close_expired_teams(gate) == 0
+    assert team.reload().status == "forming"
+
+
 def test_a_team_that_cannot_close_does_not_keep_the_other_expired_teams_open(mongo_db, gate, fake_retail):
     broken_campaign, broken = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
     _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
