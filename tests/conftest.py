@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,8 @@ from devstack import GATEWAY_PORT, busy_ports  # noqa: E402
 
 # beside a developer's own `make run` (offset 0), at the first offset whose ports are all free
 PORT_OFFSETS = range(300, 2000, 100)
+# per-call access lines; what is left (workers, relays, domain logs, warnings) says what happened
+ACCESS_LOGGERS = ('"logger": "gateway.access"', '"logger": "mallkit.grpc_server"')
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,28 @@ class Platform:
         )
         assert review.status_code == 200, review.text
         return review.json()["skus"][0]
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The last lines the platform logged, access lines left out, each cut to 400 characters."""
+        kept = [
+            line[:400]
+            for line in self.log.read_text(errors="replace").splitlines()
+            if not any(logger in line for logger in ACCESS_LOGGERS)
+        ]
+        return "\n".join(kept[-lines:])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test that ran against the platform reports what the platform logged last: its
+    workers act on events asynchronously, so the cause of a wrong state is often only there."""
+    report = yield
+    platform = getattr(item, "funcargs", {}).get("platform")
+    if report.when == "call" and report.failed and isinstance(platform, Platform):
+        report.sections.append(("platform log (last lines, access lines left out)", platform.log_tail()))
+    return report
 
 
 @pytest.fixture(scope="session")
