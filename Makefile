@@ -15,8 +15,10 @@ help:  ## list the targets
 	python3 -m venv .venv-uv
 	.venv-uv/bin/pip install --quiet uv==$(UV_VERSION)
 
+# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on our CI machines) no process keeps the
+# bytecode it compiles, so every service process compiled its imports again (groupbuy's 4.0 s → 1.2 s)
 setup: $(UV)  ## create/refresh .venv from uv.lock (re-generates gRPC stubs when a .proto changed)
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet --compile-bytecode
 
 run: setup  ## start the whole platform: Redis, RabbitMQ, Mongo dev server, 5 APIs, 5 workers, gateway
 	$(PY) scripts/devstack.py run
