@@ -11,9 +11,13 @@ import asyncio
 import hashlib
 import signal
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 from mongo_type_brackets import bracketed_command
+from mongoeco.core.operation_limits import enforce_deadline
+from mongoeco.core.query_plan import AndCondition, ElemMatchCondition, ExistsCondition, QueryNode
+from mongoeco.engines.semantic_core import FiniteDocumentScan
 from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.engines.sqlite_query import json_path_for_field
 from mongoeco.wire import AsyncMongoEcoProxyServer
@@ -21,7 +25,8 @@ from mongoeco.wire.executor import WireCommandExecutor
 
 
 class DevEngine(SQLiteEngine):
-    """mongoeco 4.11 with three per-write full scans and the per-write change delivery taken out.
+    """mongoeco 4.11 with three per-write full scans, the per-write change delivery and the
+    outbox sweeps' full scans taken out.
     The scans grew every write linearly with its collection (measured: 10 → 49 ms per seat over
     1,500 seats; 5 → 13 ms with the first fix).
 
@@ -42,6 +47,10 @@ class DevEngine(SQLiteEngine):
        commits a checkpoint per change. The platform opens no change streams, so this dev server
        serves none and skips the delivery (measured: 2.75 → 1.96 ms per insert). The engine still
        records and compacts its change log inside each write, as before.
+    5. Every outbox relay sweeps each of its collections twice a second for documents with
+       pending events; mongoeco decoded the whole collection for that filter, so the dev server's
+       load grew with the data (760 ms per sweep of 20,000 orders). Such finds now read only the
+       documents holding elements, from an expression index (2-3 ms, flat).
 
     The engine runs on one executor thread (mongoeco's default is six): its engine lock serializes
     writes anyway, and six threads queueing on that lock under a flash crowd spent CPU handing the
@@ -55,6 +64,7 @@ class DevEngine(SQLiteEngine):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self._dev_array_indexes: set[str] = set()
+        self._dev_element_indexes: set[str] = set()
 
     def _validate_document_against_unique_indexes(self, *args, scan_payload_id: bool = False, **kwargs):  # type: ignore[no-untyped-def]
         return super()._validate_document_against_unique_indexes(*args, scan_payload_id=False, **kwargs)
@@ -117,6 +127,57 @@ class DevEngine(SQLiteEngine):
 
     def dispatch_committed_changes(self, consumer_id: str, consumer: object) -> None:
         return None
+
+    def _open_scan_documents_sync(self, reader):  # type: ignore[no-untyped-def]
+        """A find that can only match documents whose field holds an element (an outbox relay's
+        sweep: `outbox.type` exists, or `outbox` has an `$elemMatch`) reads only the documents
+        whose field is an object or a non-empty array, from an expression index; mongoeco's own
+        matcher then applies the whole filter to those. mongoeco decodes every document of the
+        collection for such a filter (measured: 760 ms per sweep of 20,000 orders)."""
+        semantics = reader.semantics
+        field = _field_needing_elements(semantics.query_plan)
+        if field is None or semantics.sort is not None or semantics.text_query is not None or semantics.hint:
+            return super()._open_scan_documents_sync(reader)
+        enforce_deadline(semantics.deadline)
+        has_elements = _has_elements_sql(field)
+        name = "dev_elements_" + hashlib.sha1(has_elements.encode()).hexdigest()[:16]
+        connection = self._require_connection(reader.context)
+        if name not in self._dev_element_indexes:
+            try:
+                connection.execute(
+                    f"CREATE INDEX IF NOT EXISTS {name} ON documents (db_name, coll_name, {has_elements})"
+                )
+                self._dev_element_indexes.add(name)
+            except sqlite3.OperationalError:
+                pass  # another connection is writing: this once the query below scans; try again next time
+        sql = f"SELECT document FROM documents WHERE db_name = ? AND coll_name = ? AND {has_elements} = 1"
+        rows = connection.execute(sql, (reader.db_name, reader.coll_name))
+        reader.own(rows)
+        if not reader.owns_connection:
+            rows = self._capture_shared_read_source(rows, reader, payloads=True)
+        documents = (self._deserialize_document(payload) for (payload,) in rows)
+        return FiniteDocumentScan(documents, replace(semantics, compiled_query=None))
+
+
+def _field_needing_elements(plan: QueryNode) -> str | None:
+    """The top-level field that must be an object or a non-empty array for `plan` to match:
+    `a.b` existing needs `a` to hold something, and `$elemMatch` needs an element."""
+    match plan:
+        case ExistsCondition(field=field, value=True) if "." in field:
+            return field.split(".", 1)[0]
+        case ElemMatchCondition(field=field):
+            return field.split(".", 1)[0]
+        case AndCondition(clauses=clauses):
+            return next((f for clause in clauses if (f := _field_needing_elements(clause))), None)
+    return None
+
+
+def _has_elements_sql(field: str) -> str:
+    path = _sql_text(json_path_for_field(field))
+    return (
+        f"(CASE json_type(document, {path}) WHEN 'object' THEN 1"
+        f" WHEN 'array' THEN json_array_length(document, {path}) > 0 ELSE 0 END)"
+    )
 
 
 class DevCommandExecutor(WireCommandExecutor):
