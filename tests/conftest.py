@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pymongo
 import pytest
+from pymongo.database import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -77,6 +79,14 @@ def pytest_runtest_makereport(
     if report.when == "call" and report.failed and isinstance(platform, Platform):
         report.sections.append(("platform log (last lines, access lines left out)", platform.log_tail()))
     return report
+
+
+@pytest.fixture
+def wire_db(mongo_db: str, mongo_uri: str) -> Iterator[Database]:
+    """The test's database through a plain pymongo client, for tests of the wire server itself."""
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_uri)
+    yield client[mongo_db]
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,10 @@ documents MongoDB does, whatever the field holds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pymongo
 import pytest
 from pymongo.collection import Collection
+from pymongo.database import Database
 
 from mallkit.outbox import PENDING, pending_except
 
@@ -27,13 +26,11 @@ DOCUMENTS = [
 
 
 @pytest.fixture
-def docs(mongo_db: str, mongo_uri: str) -> Iterator[Collection]:
-    client: pymongo.MongoClient = pymongo.MongoClient(mongo_uri)
-    collection = client[mongo_db]["orders"]
+def docs(wire_db: Database) -> Collection:
+    collection = wire_db["orders"]
     collection.create_index([("outbox.type", 1)], sparse=True)
     collection.insert_many(DOCUMENTS)
-    yield collection
-    client.close()
+    return collection
 
 
 def ids(cursor) -> list[str]:

@@ -5,12 +5,11 @@ orders, payouts) relies on it; the dev server adds it to mongoeco (scripts/mongo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pymongo
 import pytest
 from pymongo.collection import Collection
+from pymongo.database import Database
 
 pytestmark = pytest.mark.integration
 
@@ -25,12 +24,10 @@ DOCUMENTS = [
 
 
 @pytest.fixture
-def docs(mongo_db: str, mongo_uri: str) -> Iterator[Collection]:
-    client: pymongo.MongoClient = pymongo.MongoClient(mongo_uri)
-    collection = client[mongo_db]["ranges"]
+def docs(wire_db: Database) -> Collection:
+    collection = wire_db["ranges"]
     collection.insert_many(DOCUMENTS)
-    yield collection
-    client.close()
+    return collection
 
 
 def ids(cursor) -> list[str]:

@@ -5,23 +5,19 @@ behaviour here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pymongo
 import pytest
 from pymongo.collection import Collection
+from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def keyed(mongo_db: str, mongo_uri: str) -> Iterator[Collection]:
-    client: pymongo.MongoClient = pymongo.MongoClient(mongo_uri)
-    collection = client[mongo_db]["keyed"]
+def keyed(wire_db: Database) -> Collection:
+    collection = wire_db["keyed"]
     collection.create_index([("owner", 1), ("key", 1)], unique=True)
-    yield collection
-    client.close()
+    return collection
 
 
 def test_a_string_key_is_refused_twice_and_free_under_another_owner(keyed: Collection) -> None:
