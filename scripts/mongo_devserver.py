@@ -63,8 +63,7 @@ class DevEngine(SQLiteEngine):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self._dev_array_indexes: set[str] = set()
-        self._dev_element_indexes: set[str] = set()
+        self._dev_indexes: set[str] = set()
 
     def _validate_document_against_unique_indexes(self, *args, scan_payload_id: bool = False, **kwargs):  # type: ignore[no-untyped-def]
         return super()._validate_document_against_unique_indexes(*args, scan_payload_id=False, **kwargs)
@@ -72,14 +71,21 @@ class DevEngine(SQLiteEngine):
     def _field_is_top_level_array_in_collection(self, db_name: str, coll_name: str, field: str) -> bool:
         path = json_path_for_field(field)
         name = "dev_array_" + hashlib.sha1(path.encode()).hexdigest()[:16]
-        if name not in self._dev_array_indexes:
-            try:
-                columns = f"db_name, coll_name, json_type(document, {_sql_text(path)})"
-                self._require_connection().execute(f"CREATE INDEX IF NOT EXISTS {name} ON documents ({columns})")
-                self._dev_array_indexes.add(name)
-            except sqlite3.OperationalError:
-                pass  # another connection is writing: this once the query below scans; try again next time
+        columns = f"db_name, coll_name, json_type(document, {_sql_text(path)})"
+        self._create_index_once(self._require_connection(), name, columns)
         return super()._field_is_top_level_array_in_collection(db_name, coll_name, field)
+
+    def _create_index_once(self, connection: sqlite3.Connection, name: str, columns: str) -> None:
+        """An expression index on `documents` that the query after this call can use; remembered once
+        made. While another connection is writing, creating it fails: that query scans this once,
+        and the next call tries again."""
+        if name in self._dev_indexes:
+            return
+        try:
+            connection.execute(f"CREATE INDEX IF NOT EXISTS {name} ON documents ({columns})")
+            self._dev_indexes.add(name)
+        except sqlite3.OperationalError:
+            pass
 
     def _unique_index_conflict_via_scalar_entries(  # type: ignore[no-untyped-def]
         self, conn: sqlite3.Connection, collection_id: int | None, index, document, *, exclude_storage_key: str | None
@@ -142,14 +148,7 @@ class DevEngine(SQLiteEngine):
         has_elements = _has_elements_sql(field)
         name = "dev_elements_" + hashlib.sha1(has_elements.encode()).hexdigest()[:16]
         connection = self._require_connection(reader.context)
-        if name not in self._dev_element_indexes:
-            try:
-                connection.execute(
-                    f"CREATE INDEX IF NOT EXISTS {name} ON documents (db_name, coll_name, {has_elements})"
-                )
-                self._dev_element_indexes.add(name)
-            except sqlite3.OperationalError:
-                pass  # another connection is writing: this once the query below scans; try again next time
+        self._create_index_once(connection, name, f"db_name, coll_name, {has_elements}")
         sql = f"SELECT document FROM documents WHERE db_name = ? AND coll_name = ? AND {has_elements} = 1"
         rows = connection.execute(sql, (reader.db_name, reader.coll_name))
         reader.own(rows)
