@@ -111,13 +111,14 @@ class DevEngine(SQLiteEngine):
         db_name, coll_name = conn.execute(
             "SELECT db_name, coll_name FROM collections WHERE collection_id = ?", (collection_id,)
         ).fetchone()
-        extracts = [f"json_extract(document, {_sql_text(json_path_for_field(field))})" for field in fields]
+        paths = [_sql_text(json_path_for_field(field)) for field in fields]
+        extracts = [f"json_extract(document, {path})" for path in paths]
         in_collection = f"coll_name = {_sql_text(coll_name)}"
         name = "dev_unique_" + hashlib.sha1(f"{coll_name}:{fields}".encode()).hexdigest()[:16]
         # looked up each time, not remembered: created inside this write, it goes if the write rolls back
         if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone() is None:
             conn.execute(f"CREATE INDEX {name} ON documents (db_name, {', '.join(extracts)}) WHERE {in_collection}")
-        texts = [f"json_type(document, {_sql_text(json_path_for_field(field))}) = 'text'" for field in fields]
+        texts = [f"json_type(document, {path}) = 'text'" for path in paths]
         sql = f"SELECT 1 FROM documents INDEXED BY {name} WHERE db_name = ? AND {in_collection} AND " + " AND ".join(
             [f"{extract} = ?" for extract in extracts] + texts
         )
