@@ -32,6 +32,9 @@ class Team(OutboxDocument):
     # the paid seats' ids: a seat is added or removed at most once, and the team forms in the same
     # conditional write that adds its last paid seat
     paid_seats = me.ListField(me.StringField(), default=list)
+    # paid seats that left while the team was forming: never counted again, even by a count that
+    # read the seat as paid before it left (the count's write is conditional on this list)
+    left_seats = me.ListField(me.StringField(), default=list)
     expires_at = me.DateTimeField(null=True)  # set when the leader's seat is paid
     created_at = me.DateTimeField(default=now)
     closed_at = me.DateTimeField(null=True)

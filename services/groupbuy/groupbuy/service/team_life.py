@@ -5,6 +5,8 @@ racing each other change nothing twice:
 - a seat goes held → paid or held/paid → released once (conditional on its status);
 - a paid seat joins its team's `paid_seats` once, and the write that adds the last one also forms
   the team (conditional on the list's size), so a team forms exactly when every seat is paid;
+- a paid seat that leaves a forming team is moved to `left_seats` in one write, and a count is
+  conditional on the seat not being there, so a count racing the leave cannot put it back;
 - a team goes forming → formed/failed once, carrying team_formed/team_failed in the same write.
 Retail voids (cancels or refunds) the orders that team_failed and seat_released name.
 """
@@ -51,13 +53,14 @@ def _orders(seat_ids: list[str]) -> list[str]:
 def release_seat(gate: SeatGate, seat: Seat, reason: ReleaseReason, *, team_must_form: bool = True) -> bool:
     """Release an active seat; True if this call released it.
 
-    A paid seat is first taken off its team's paid seats, so the team cannot form around a seat
-    that is leaving. With `team_must_form`, a paid seat of a team that has closed stays (its team
-    formed with it); without, it goes anyway (paid after its team closed: retail refunds it).
+    A paid seat is first moved off its team's paid seats (to `left_seats`), so the team cannot form
+    around a seat that is leaving, even one whose count is still on its way. With `team_must_form`,
+    a paid seat of a team that has closed stays (its team formed with it); without, it goes anyway
+    (paid after its team closed: retail refunds it).
     """
-    if seat.status == SeatStatus.PAID and not Team.objects(
-        id=seat.team_id, status=TeamStatus.FORMING, paid_seats=seat.id
-    ).update_one(pull__paid_seats=seat.id):
+    if seat.status == SeatStatus.PAID and not Team.objects(id=seat.team_id, status=TeamStatus.FORMING).update_one(
+        pull__paid_seats=seat.id, add_to_set__left_seats=seat.id
+    ):
         team = Team.objects.get(id=seat.team_id)
         if team.status != TeamStatus.FORMING and team_must_form:
             return False
@@ -139,7 +142,7 @@ def _count_paid(gate: SeatGate, seat: Seat) -> bool:
     """Add a paid seat to its team (once); the write that adds the last seat forms the team."""
     for _ in range(CAS_ATTEMPTS):
         team = Team.objects.get(id=seat.team_id)
-        if seat.id in team.paid_seats:
+        if seat.id in team.paid_seats or seat.id in team.left_seats:
             return False
         if team.status != TeamStatus.FORMING:
             release_seat(gate, seat, ReleaseReason.TEAM_CLOSED, team_must_form=False)
@@ -149,13 +152,13 @@ def _count_paid(gate: SeatGate, seat: Seat) -> bool:
             event = team_event(
                 "team_formed", team, order_ids=_orders([*team.paid_seats, seat.id]), virtually_filled=False
             )
-            query = Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__size=paid)
+            query = Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__size=paid, left_seats__ne=seat.id)
             if _close(gate, team.id, query, TeamStatus.FORMED, event, push__paid_seats=seat.id):
                 log.info("team %s formed", team.id)
                 return True
-        elif Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__size=paid).update_one(
-            push__paid_seats=seat.id
-        ):
+        elif Team.objects(
+            id=team.id, status=TeamStatus.FORMING, paid_seats__size=paid, left_seats__ne=seat.id
+        ).update_one(push__paid_seats=seat.id):
             if seat.user_id == team.leader_id:
                 _start_expiry(gate, team, seat)
             return True
@@ -227,8 +230,11 @@ def _close(gate: SeatGate, team_id: str, query: Any, status: TeamStatus, event: 
 
 def _recount(team: Team) -> None:
     """Paid seats a crash kept off the team's list (paid, then not counted) are added now."""
-    for seat in Seat.objects(team_id=team.id, status=SeatStatus.PAID, id__nin=team.paid_seats).only("id"):
-        Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__ne=seat.id).update_one(push__paid_seats=seat.id)
+    counted = [*team.paid_seats, *team.left_seats]
+    for seat in Seat.objects(team_id=team.id, status=SeatStatus.PAID, id__nin=counted).only("id"):
+        Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__ne=seat.id, left_seats__ne=seat.id).update_one(
+            push__paid_seats=seat.id
+        )
 
 
 def settle_closed(gate: SeatGate, team_id: str) -> bool:

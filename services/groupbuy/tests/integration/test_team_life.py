@@ -133,6 +133,26 @@ def test_a_full_refund_before_forming_takes_the_member_out(mongo_db, gate, fake_
     assert team.reload().paid_seats == [Seat.objects.get(team_id=team.id, user_id="u_lead").id]
 
 
+def test_a_member_who_leaves_while_their_payment_is_being_counted_is_not_counted(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=1)
+    leaving = Seat.objects.get(team_id=team.id, status="held")
+    # seat_paid marked the seat paid and read it; before it counts the seat, the member leaves
+    Seat.objects(id=leaving.id).update_one(set__status="paid", set__paid_at=now())
+    read_by_the_count = leaving.reload()
+    with as_user(user(leaving.user_id)):
+        teams.leave_team(gate, team.id)
+    assert not team_life._count_paid(gate, read_by_the_count)
+    join_as(gate, "u_late", team.id)
+    pay(gate, fake_retail, "u_late", team.id)
+    team.reload()
+    assert (team.status, len(team.paid_seats)) == ("forming", 2)
+    assert leaving.id not in team.paid_seats
+    # and a recount at expiry does not bring it back either
+    with frozen_at(team.expires_at):
+        team_life.close_expired_teams(gate)
+    assert (team.reload().status, team.failure_reason) == ("failed", "expired")
+
+
 def test_crashes_after_a_payment_or_a_close_are_finished_by_the_clocks(mongo_db, gate, fake_retail):
     _, team = team_with(gate, fake_retail, size=3, paid=2, unpaid=1)
     last = Seat.objects.get(team_id=team.id, status="held")
