@@ -108,16 +108,22 @@ def _ensure_leader(gate: SeatGate, team_id: str) -> None:
         set__leader_id=successor.user_id
     ):
         log.info("team %s: %s leads now", team.id, successor.user_id)
-        if successor.status == SeatStatus.PAID:
-            _start_expiry(gate, team, successor)
+        _clock_if_leader(gate, successor.reload())  # read after the write: it may be paid by now
 
 
-def _start_expiry(gate: SeatGate, team: Team, leader_seat: Seat) -> None:
-    """The team's clock starts when its leader's seat is paid."""
-    campaign = Campaign.objects.only("expiry_hours").get(id=team.campaign_id)
-    expires = rules.expires_at(leader_seat.paid_at, campaign.expiry_hours)
-    if Team.objects(id=team.id, expires_at=None).update_one(set__expires_at=expires):
-        gate.set_expiry(team.campaign_id, team.id, expires)
+def _clock_if_leader(gate: SeatGate, seat: Seat) -> None:
+    """Start the team's clock if `seat` is its leader's and paid (and the clock has not started).
+
+    Called after both writes that can make it so (the seat counted as paid, a new leader named),
+    each reading the other's document afresh: whichever of the two lands second starts the clock."""
+    if seat.status != SeatStatus.PAID:
+        return
+    team = Team.objects.only("campaign_id", "leader_id", "status", "expires_at").get(id=seat.team_id)
+    if team.status == TeamStatus.FORMING and team.leader_id == seat.user_id and team.expires_at is None:
+        campaign = Campaign.objects.only("expiry_hours").get(id=team.campaign_id)
+        expires = rules.expires_at(seat.paid_at, campaign.expiry_hours)
+        if Team.objects(id=team.id, expires_at=None).update_one(set__expires_at=expires):
+            gate.set_expiry(team.campaign_id, team.id, expires)
 
 
 # ── retail's order events ───────────────────────────────────────────────────────────────────
@@ -142,7 +148,10 @@ def _count_paid(gate: SeatGate, seat: Seat) -> bool:
     """Add a paid seat to its team (once); the write that adds the last seat forms the team."""
     for _ in range(CAS_ATTEMPTS):
         team = Team.objects.get(id=seat.team_id)
-        if seat.id in team.paid_seats or seat.id in team.left_seats:
+        if seat.id in team.paid_seats:
+            _clock_if_leader(gate, seat)  # a redelivery after a crash between the count and the clock
+            return False
+        if seat.id in team.left_seats:
             return False
         if team.status != TeamStatus.FORMING:
             release_seat(gate, seat, ReleaseReason.TEAM_CLOSED, team_must_form=False)
@@ -159,8 +168,7 @@ def _count_paid(gate: SeatGate, seat: Seat) -> bool:
         elif Team.objects(
             id=team.id, status=TeamStatus.FORMING, paid_seats__size=paid, left_seats__ne=seat.id
         ).update_one(push__paid_seats=seat.id):
-            if seat.user_id == team.leader_id:
-                _start_expiry(gate, team, seat)
+            _clock_if_leader(gate, seat)
             return True
     raise RuntimeError(f"team {seat.team_id}: too many concurrent changes to count seat {seat.id}")
 

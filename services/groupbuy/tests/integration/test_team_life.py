@@ -153,6 +153,17 @@ def test_a_member_who_leaves_while_their_payment_is_being_counted_is_not_counted
     assert (team.reload().status, team.failure_reason) == ("failed", "expired")
 
 
+def test_a_crash_between_counting_the_leaders_seat_and_starting_the_clock_is_repaired(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=3, paid=0, unpaid=1)
+    leader = Seat.objects.get(team_id=team.id, user_id="u_lead")
+    # the leader's payment was counted, then the process died before the clock was started
+    Seat.objects(id=leader.id).update_one(set__status="paid", set__paid_at=now())
+    Team.objects(id=team.id).update_one(push__paid_seats=leader.id)
+    assert team.reload().expires_at is None
+    team_life.seat_paid(gate, leader.order_id)  # the redelivered order_paid
+    assert team.reload().expires_at == leader.reload().paid_at + timedelta(hours=24)
+
+
 def test_crashes_after_a_payment_or_a_close_are_finished_by_the_clocks(mongo_db, gate, fake_retail):
     _, team = team_with(gate, fake_retail, size=3, paid=2, unpaid=1)
     last = Seat.objects.get(team_id=team.id, status="held")
