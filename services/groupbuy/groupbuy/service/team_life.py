@@ -68,7 +68,8 @@ def release_seat(gate: SeatGate, seat: Seat, reason: ReleaseReason, *, team_must
     event = seat_event(
         "seat_released", seat, order_id=seat.order_id, reason=reason, paid=seat.status == SeatStatus.PAID
     )
-    if not Seat.objects(id=seat.id, status=seat.status).update_one(
+    # conditional on the order too: a seat read before its order was linked would name no order
+    if not Seat.objects(id=seat.id, status=seat.status, order_id=seat.order_id).update_one(
         set__status=SeatStatus.RELEASED,
         set__released_at=now(),
         set__release_reason=reason,

@@ -240,6 +240,9 @@ def place_seat_order(retail: Retail, team_id: str) -> Seat:
     )
     seat.reload()
     if seat.order_id != order.id:
+        # released while retail made the order: its seat_released named no order, so this one does
+        event = seat_event("seat_released", seat, order_id=order.id, reason=seat.release_reason, paid=False)
+        Seat.objects(id=seat.id, status=SeatStatus.RELEASED).update_one(push__outbox=event)
         raise FailedPrecondition("the seat was released before its order was placed", "seat_released")
     return seat
 

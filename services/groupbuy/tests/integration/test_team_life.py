@@ -9,6 +9,7 @@ import pytest
 from groupbuy.documents import Campaign, Seat, Team
 from groupbuy.service import paid_orders, team_life, teams
 from mallkit.clock import frozen_at, now
+from mallkit.errors import FailedPrecondition
 
 from ..conftest import as_user, user
 from .test_teams import join_as, live_campaign, open_as, pay
@@ -162,6 +163,38 @@ def test_a_crash_between_counting_the_leaders_seat_and_starting_the_clock_is_rep
     assert team.reload().expires_at is None
     team_life.seat_paid(gate, leader.order_id)  # the redelivered order_paid
     assert team.reload().expires_at == leader.reload().paid_at + timedelta(hours=24)
+
+
+def test_an_order_placed_while_its_seat_was_released_is_named_for_retail_to_void(
+    mongo_db, gate, fake_retail, monkeypatch
+):
+    _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
+    join_as(gate, "u_slow", team.id)
+    seat = Seat.objects.get(team_id=team.id, user_id="u_slow")
+    create_order = fake_retail.CreateOrder
+
+    def released_meanwhile(request, grpc_context=None):
+        reply = create_order(request, grpc_context)
+        team_life.release_seat(gate, seat.reload(), "hold_expired")  # the hold sweep, while retail worked
+        return reply
+
+    monkeypatch.setattr(fake_retail, "CreateOrder", released_meanwhile)
+    with as_user(user("u_slow")), pytest.raises(FailedPrecondition, match="released before its order"):
+        teams.place_seat_order(fake_retail, team.id)
+    [order_id] = set(fake_retail.order_ids.values()) - {s.order_id for s in Seat.objects(team_id=team.id)}
+    assert [e["data"]["order_id"] for e in events(seat, "seat_released")] == ["", order_id]
+
+
+def test_a_release_read_before_the_seat_got_its_order_does_not_release_it_unnamed(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
+    join_as(gate, "u_slow", team.id)
+    read_by_the_sweep = Seat.objects.get(team_id=team.id, user_id="u_slow")
+    with as_user(user("u_slow")):
+        ordered = teams.place_seat_order(fake_retail, team.id)
+    assert not team_life.release_seat(gate, read_by_the_sweep, "hold_expired")
+    assert (ordered.reload().status, events(ordered, "seat_released")) == ("held", [])
+    assert team_life.release_seat(gate, ordered, "hold_expired")
+    assert [e["data"]["order_id"] for e in events(ordered, "seat_released")] == [ordered.order_id]
 
 
 def test_crashes_after_a_payment_or_a_close_are_finished_by_the_clocks(mongo_db, gate, fake_retail):
