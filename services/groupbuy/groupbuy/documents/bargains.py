@@ -97,5 +97,8 @@ class BargainDebut(me.Document):
     kind = me.StringField(required=True)  # "start" or "help"
     bargain_id = me.StringField(default="")
     token = me.StringField(required=True)  # who inserted it, to give it back only if it is ours
+    # false while the help that inserted it is still under way; any start or help that succeeds
+    # confirms it, and only an unconfirmed debut is given back
+    confirmed = me.BooleanField(default=True)
     created_at = me.DateTimeField(default=now)
     meta = {"collection": "bargain_debuts"}

@@ -22,9 +22,11 @@ that day; the limit can never be exceeded (fails closed, never open).
 New users (campaign `new_users_only`, `new_user_bonus`): a new user is one who never helped any
 bargain and never started one. Their first start or help inserts BargainDebut `<user>` (unique);
 a help is a new user's help exactly when its own insert created the debut, so two concurrent
-first helps cannot both count as new. A failed help gives its debut back; a crash in between
-leaves the user no longer new (fails closed). The initiator's own cut is exempt from
-new_users_only (they started a bargain, so they are never new).
+first helps cannot both count as new. A help's debut is unconfirmed until a help or a start of
+that user succeeds and confirms it (creating it if it is gone); a failed help gives back its
+debut only while unconfirmed, so a double tap whose loser inserted the debut cannot undo the
+winner's. A crash before the give-back leaves the user no longer new (fails closed). The
+initiator's own cut is exempt from new_users_only (they started a bargain, so they are never new).
 
 Buying freezes the price first (status ordering, no more cuts), then places the retail order
 with idempotency key = bargain id (a retry returns the same order), then marks the bargain
@@ -164,7 +166,7 @@ def start_bargain(campaign_id: str) -> Bargain:
         ],
     )
     # debut first: a crash between the two leaves the user "not new" without a bargain (fails closed)
-    mongo.insert_once(BargainDebut(id=who.user_id, kind="start", bargain_id=bargain_id, token=bargain_id))
+    _confirm_debut(who.user_id, "start", bargain_id, token=bargain_id)
     try:
         bargain.save(force_insert=True)
     except me.NotUniqueError:
@@ -210,18 +212,36 @@ def help_bargain(
     token = uuid.uuid4().hex
     is_new = False
     try:
-        is_new = mongo.insert_once(BargainDebut(id=who.user_id, kind="help", bargain_id=bargain.id, token=token))
+        debut = BargainDebut(id=who.user_id, kind="help", bargain_id=bargain.id, token=token, confirmed=False)
+        is_new = mongo.insert_once(debut)
         if restricted:
             rules.check_new_user(is_new)
         with bargain_lock(redis, bargain.id):
-            return _cut(
+            landed = _cut(
                 bargain.id, who.user_id, at, rng or _system_random, new_user=is_new, bonus=campaign.new_user_bonus
             )
     except BaseException:
         if is_new:
-            BargainDebut.objects(id=who.user_id, token=token).delete()
+            BargainDebut.objects(id=who.user_id, token=token, confirmed=False).delete()
         HelpQuota.objects(id=quota.id, bargain_id=bargain.id).delete()
         raise
+    _confirm_debut(who.user_id, "help", bargain.id, token)
+    return landed
+
+
+def _confirm_debut(user_id: str, kind: str, bargain_id: str, token: str) -> None:
+    """The user is not new from now on: their debut is confirmed, inserted if missing."""
+    try:
+        BargainDebut.objects(id=user_id).update_one(
+            set__confirmed=True,
+            set_on_insert__kind=kind,
+            set_on_insert__bargain_id=bargain_id,
+            set_on_insert__token=token,
+            set_on_insert__created_at=now(),
+            upsert=True,
+        )
+    except me.NotUniqueError:  # a concurrent upsert inserted it first
+        BargainDebut.objects(id=user_id).update_one(set__confirmed=True)
 
 
 def _claim_quota(helper_id: str, day: str, limit: int, bargain_id: str) -> HelpQuota:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -344,6 +345,29 @@ def test_new_users_only_lets_only_users_who_never_helped_or_started(campaign, rd
     # the initiator may still cut their own bargain
     own, _ = help_(ALICE, bargain.id, rds=rds)
     assert own.seq == 2 and not own.new_user
+
+
+def test_a_failed_first_help_does_not_make_new_again_a_user_whose_other_help_landed(campaign, rds, monkeypatch):
+    open_cmp, new_only = campaign(), campaign(new_users_only=True)
+    landing, finishing = start(user("a"), open_cmp.id), start(user("b"), open_cmp.id)
+    lock = bargains.bargain_lock
+
+    @contextmanager
+    def meanwhile(client, bargain_id):
+        # the failing help has inserted the debut; now the same user's other help lands, and the
+        # bargain this help is on ends before its cut
+        monkeypatch.setattr(bargains, "bargain_lock", lock)
+        help_(user("mallory"), landing.id, rds=rds)
+        Bargain.objects(id=finishing.id).update_one(set__status="expired")
+        with lock(client, bargain_id) as held:
+            yield held
+
+    monkeypatch.setattr(bargains, "bargain_lock", meanwhile)
+    with pytest.raises(FailedPrecondition):
+        help_(user("mallory"), finishing.id, rds=rds)
+    assert BargainDebut.objects.get(id="u_mallory").confirmed
+    newcomers_only = start(ALICE, new_only.id)
+    assert refused(lambda: help_(user("mallory"), newcomers_only.id, rds=rds)) == "not_allowed_to_help"
 
 
 def test_new_user_bonus_draws_from_the_upper_half(campaign, rds):
