@@ -68,6 +68,9 @@ class Bargain(OutboxDocument):
     created_at = me.DateTimeField(default=now)
     completed_at = me.DateTimeField(null=True)
     order_price_fen = me.IntField(default=0)  # frozen when buying starts
+    # the buy call that froze it, and when: only that call may thaw it, or any once it is stale
+    ordering_token = me.StringField(default="")
+    ordering_since = me.DateTimeField(null=True)
     order_id = me.StringField(default="")
     ordered_at = me.DateTimeField(null=True)
     expired_at = me.DateTimeField(null=True)

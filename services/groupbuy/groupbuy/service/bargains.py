@@ -30,8 +30,10 @@ initiator's own cut is exempt from new_users_only (they started a bargain, so th
 
 Buying freezes the price first (status ordering, no more cuts), then places the retail order
 with idempotency key = bargain id (a retry returns the same order), then marks the bargain
-ordered. A definite refusal by retail thaws it back as it was; an unavailable retail leaves it
-ordering, and the initiator's retry finishes it with the same key and price.
+ordered. A definite refusal by retail thaws it back as it was, but only for the call that froze
+it (a double tap's second call may be refused while the first one's order is being made) or
+once the freeze is ORDERING_GRACE old (the call that made it is gone); an unavailable retail
+leaves it ordering, and the initiator's retry finishes it with the same key and price.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ LOCK_TTL_MS = 5000  # a help holds the lock for a few ms; the TTL only matters i
 LOCK_WAIT_SECONDS = 5.0  # after this a helper goes on without the lock (CAS still protects)
 LOCK_MAX_PAUSE = 0.05
 MAX_CAS_ATTEMPTS = 250  # each failed attempt means another help landed; N ≤ 100
+ORDERING_GRACE = timedelta(minutes=1)  # far beyond a retail call's deadline
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 # retail's answers that mean "no order was made": the bargain is thawed back as it was
 _REFUSALS = (InvalidArgument, NotFound, FailedPrecondition, PermissionDenied, AlreadyExists, ResourceExhausted)
@@ -368,7 +371,7 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
     who = require_user()
     bargain = get_or_404(Bargain, bargain_id, "bargain")
     rules.check_initiator(bargain.initiator_id, who.user_id, bargain.id)
-    attempts = 0
+    attempts, token = 0, uuid.uuid4().hex
     while bargain.status not in (BargainStatus.ORDERED, BargainStatus.ORDERING):
         attempts += 1
         if attempts > 5:
@@ -377,7 +380,11 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
         rules.check_can_buy(bargain.buy_rule, bargain.status, bargain.expires_at, at)
         # freeze the price: from here on no cut lands (cuts need status active)
         frozen = Bargain.objects(id=bargain.id, status=bargain.status, helps=bargain.helps, expires_at__gt=at).modify(
-            new=True, set__status=BargainStatus.ORDERING.value, set__order_price_fen=bargain.current_fen
+            new=True,
+            set__status=BargainStatus.ORDERING.value,
+            set__order_price_fen=bargain.current_fen,
+            set__ordering_token=token,
+            set__ordering_since=at,
         )
         bargain = frozen or bargain.reload()  # a cut landed meanwhile: decide again on the new state
     if bargain.status == BargainStatus.ORDERED:
@@ -392,11 +399,14 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
             bargain_id=bargain.id,
         )
     except (*_REFUSALS, Unauthenticated):
-        # retail made no order: thaw the price, the bargain is as it was
-        previous = BargainStatus.COMPLETED if bargain.helps >= bargain.helpers_needed else BargainStatus.ACTIVE
-        Bargain.objects(id=bargain.id, status=BargainStatus.ORDERING.value).update_one(
-            set__status=previous.value, set__order_price_fen=0
-        )
+        # retail made no order for this call: thaw the price if the freeze is ours or abandoned
+        if bargain.ordering_token == token or _abandoned(bargain):
+            previous = BargainStatus.COMPLETED if bargain.helps >= bargain.helpers_needed else BargainStatus.ACTIVE
+            Bargain.objects(
+                id=bargain.id, status=BargainStatus.ORDERING.value, ordering_token=bargain.ordering_token
+            ).update_one(
+                set__status=previous.value, set__order_price_fen=0, set__ordering_token="", set__ordering_since=None
+            )
         raise
     Bargain.objects(id=bargain.id, status=BargainStatus.ORDERING.value).update_one(
         set__status=BargainStatus.ORDERED.value,
@@ -406,6 +416,11 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
     )
     log.info("bargain %s ordered at %d fen: order %s", bargain.id, bargain.order_price_fen, order.id)
     return bargain.reload()
+
+
+def _abandoned(bargain: Bargain) -> bool:
+    """Frozen so long ago that the call that froze it is gone (or frozen before freezes were dated)."""
+    return bargain.ordering_since is None or bargain.ordering_since <= now() - ORDERING_GRACE
 
 
 # ── expiry ──────────────────────────────────────────────────────────────────────────────────

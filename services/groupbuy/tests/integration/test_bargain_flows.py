@@ -427,6 +427,40 @@ def test_a_retail_refusal_thaws_the_bargain_and_an_outage_is_finished_by_a_retry
     assert {r.idempotency_key for r in retail.order_requests} == {bargain.id}
 
 
+def test_a_refused_second_tap_does_not_thaw_the_purchase_the_first_tap_is_making(campaign, retail, rds, monkeypatch):
+    bargain = start(ALICE, campaign().id)
+    help_(user("bob"), bargain.id, rds=rds)
+    create_order = retail.CreateOrder
+
+    def second_tap_meanwhile(request, grpc_context=None):
+        monkeypatch.setattr(retail, "CreateOrder", create_order)
+        retail.refuse = FailedPrecondition("out of stock", "out_of_stock")  # the first tap took the last unit
+        with pytest.raises(FailedPrecondition):
+            buy(ALICE, bargain.id, retail)
+        retail.refuse = None
+        return create_order(request, grpc_context)
+
+    monkeypatch.setattr(retail, "CreateOrder", second_tap_meanwhile)
+    bought = buy(ALICE, bargain.id, retail)
+    assert (bought.status, bought.order_id, bought.order_price_fen) == ("ordered", "ord_1", bought.current_fen)
+
+
+def test_a_freeze_left_by_a_call_that_is_gone_is_thawed_by_a_refused_retry(campaign, retail, rds):
+    bargain = start(ALICE, campaign().id)
+    retail.refuse = Unavailable("retail is down")
+    with pytest.raises(Unavailable):
+        buy(ALICE, bargain.id, retail)
+    retail.refuse = FailedPrecondition("out of stock", "out_of_stock")
+    with pytest.raises(FailedPrecondition):
+        buy(ALICE, bargain.id, retail, T0 + bargains.ORDERING_GRACE / 2)
+    assert Bargain.objects.get(id=bargain.id).status == "ordering"  # its call may still be under way
+    with pytest.raises(FailedPrecondition):
+        buy(ALICE, bargain.id, retail, T0 + bargains.ORDERING_GRACE)
+    thawed = Bargain.objects.get(id=bargain.id)
+    assert (thawed.status, thawed.order_price_fen, thawed.ordering_token) == ("active", 0, "")
+    help_(user("carol"), bargain.id, T0 + bargains.ORDERING_GRACE, rds=rds)
+
+
 def test_buy_refusals(campaign, retail, rds):
     bargain = start(ALICE, campaign().id)
     assert refused(lambda: buy(user("bob"), bargain.id, retail)) == "bargain_not_found"
