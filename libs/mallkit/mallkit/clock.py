@@ -1,16 +1,21 @@
 """The time every service reads: UTC, at MongoDB's precision (milliseconds), and injectable.
 
 Rules that depend on time (payment timeouts, after-sale windows, team expiry) read `now()`, so
-tests move time with `frozen_at(...)` instead of sleeping.
+tests move time with `frozen_at(...)` instead of sleeping. Rules counted "per day" (withdrawals,
+bargain helps) count by the business day: the calendar day in China Standard Time, where the
+platform's users live, so an allowance renews at midnight for them and not at 08:00.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 _frozen: datetime | None = None
+
+# UTC+8 all year (no daylight saving since 1991); a fixed offset needs no tz database in the images
+BUSINESS_TZ = timezone(timedelta(hours=8), "CST")
 
 
 def _to_millis(moment: datetime) -> datetime:
@@ -33,3 +38,14 @@ def frozen_at(moment: datetime) -> Iterator[None]:
         yield
     finally:
         _frozen = previous
+
+
+def business_day(moment: datetime) -> str:
+    """The business day (YYYY-MM-DD, China Standard Time) that `moment` falls on."""
+    return moment.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d")
+
+
+def business_day_start(moment: datetime) -> datetime:
+    """When the business day of `moment` began, in UTC."""
+    local = moment.astimezone(BUSINESS_TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)

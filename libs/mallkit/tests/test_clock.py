@@ -23,3 +23,12 @@ def test_frozen_time_nests_and_restores():
 def test_naive_times_are_refused():
     with pytest.raises(ValueError), clock.frozen_at(datetime(2030, 1, 1)):
         pass
+
+
+def test_the_business_day_is_the_day_in_china():
+    before_midnight_in_beijing = datetime(2026, 5, 1, 15, 59, 59, tzinfo=UTC)
+    midnight_in_beijing = datetime(2026, 5, 1, 16, 0, tzinfo=UTC)
+    assert clock.business_day(before_midnight_in_beijing) == "2026-05-01"
+    assert clock.business_day(midnight_in_beijing) == "2026-05-02"
+    assert clock.business_day_start(before_midnight_in_beijing) == datetime(2026, 4, 30, 16, 0, tzinfo=UTC)
+    assert clock.business_day_start(midnight_in_beijing) == midnight_in_beijing

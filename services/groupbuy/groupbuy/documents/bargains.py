@@ -9,7 +9,7 @@ MongoDB is the truth for every rule that must hold under concurrency:
   current == c, status active, not expired, helper not in helper_ids) that sets the new price,
   helps = k, pushes the help, the helper and the events. The embedded list is bounded by N ≤ 100.
   So two helps never get the same seq, no cut is lost or doubled, and a user helps a bargain once.
-- HelpQuota `<helper>:<UTC day>:<n>` (primary key), n in 1..limit: a helper's n-th help of the day.
+- HelpQuota `<helper>:<business day>:<n>` (primary key), n in 1..limit: a helper's n-th help of the day.
 - BargainDebut `<user>` (primary key): the first time a user started or helped any bargain; a
   help that inserts it is a new user's help.
 """
@@ -86,7 +86,7 @@ class HelpQuota(me.Document):
 
     id = me.StringField(primary_key=True)  # `<helper>:<day>:<n>`
     helper_id = me.StringField(required=True)
-    day = me.StringField(required=True)  # UTC, YYYY-MM-DD
+    day = me.StringField(required=True)  # the business day (mallkit.clock), YYYY-MM-DD
     n = me.IntField(required=True)
     bargain_id = me.StringField(required=True)
     created_at = me.DateTimeField(default=now)

@@ -210,8 +210,3 @@ def check_initiator(initiator_id: str, user_id: str, bargain_id: str) -> None:
     """Only the initiator buys; to anyone else the bargain does not exist for buying."""
     if initiator_id != user_id:
         raise NotFound(f"bargain {bargain_id!r} not found", "bargain_not_found")
-
-
-def help_day(at: datetime) -> str:
-    """The UTC day a help counts against the daily limit."""
-    return at.strftime("%Y-%m-%d")

@@ -12,9 +12,11 @@ Concurrency of helps (many friends opening one shared link at once):
   optimisation: if Redis is down, slow, or the lock expires mid-help, helpers fall back to plain
   CAS retries and every invariant above still holds.
 
-Daily help limit (per helper, per UTC day, across all bargains): a help first claims a slot
-HelpQuota `<helper>:<day>:<n>` for the lowest free n in 1..limit (unique primary key, so two
-concurrent helps cannot take the same slot and no helper exceeds the limit). If the help then
+Daily help limit (per helper, per business day — China's calendar day, mallkit.clock — across
+all bargains; an initiator's cut on their own bargain is not a help and takes no slot): a help
+first claims a slot HelpQuota `<helper>:<day>:<n>` for the lowest free n in 1..limit (unique
+primary key, so two concurrent helps cannot take the same slot and no helper exceeds the
+limit). If the help then
 fails, its slot is deleted again. Crash window: a process dying between the claim and the give
 back (or the cut) leaves the slot taken with no help behind it, so the helper loses one help for
 that day; the limit can never be exceeded (fails closed, never open).
@@ -57,7 +59,7 @@ from groupbuy.domain.campaigns import CampaignStatus, require_live
 from groupbuy.retail import Retail, campaign_sku, place_order
 from mallkit import ids, mongo, paging, sweeps
 from mallkit.access import ADMIN, BRAND, get_or_404, require_role, require_user
-from mallkit.clock import now
+from mallkit.clock import business_day, now
 from mallkit.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -208,10 +210,11 @@ def help_bargain(
     rules.check_can_be_helped(bargain.status, bargain.expires_at, at)
     rules.check_not_helped(who.user_id, bargain.helper_ids)
     campaign = BargainCampaign.objects.get(id=bargain.campaign_id)
-    restricted = campaign.new_users_only and who.user_id != bargain.initiator_id
+    own_cut = who.user_id == bargain.initiator_id  # cutting one's own bargain is not helping a friend
+    restricted = campaign.new_users_only and not own_cut
     if restricted and BargainDebut.objects(id=who.user_id).only("id").first():
         rules.check_new_user(False)  # refused before any write
-    quota = _claim_quota(who.user_id, rules.help_day(at), campaign.daily_help_limit, bargain.id)
+    quota = None if own_cut else _claim_quota(who.user_id, business_day(at), campaign.daily_help_limit, bargain.id)
     token = uuid.uuid4().hex
     is_new = False
     try:
@@ -226,7 +229,8 @@ def help_bargain(
     except BaseException:
         if is_new:
             BargainDebut.objects(id=who.user_id, token=token, confirmed=False).delete()
-        HelpQuota.objects(id=quota.id, bargain_id=bargain.id).delete()
+        if quota is not None:
+            HelpQuota.objects(id=quota.id, bargain_id=bargain.id).delete()
         raise
     _confirm_debut(who.user_id, "help", bargain.id, token)
     return landed
@@ -258,7 +262,7 @@ def _claim_quota(helper_id: str, day: str, limit: int, bargain_id: str) -> HelpQ
             return quota
     # a business limit, not a rate limit: a 429's Retry-After would invite retries until tomorrow
     raise FailedPrecondition(
-        f"you may help {limit} bargains a day; try again tomorrow (UTC)", "daily_help_limit_reached"
+        f"you may help {limit} bargains a day; try again tomorrow (China time)", "daily_help_limit_reached"
     )
 
 

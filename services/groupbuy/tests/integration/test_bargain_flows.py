@@ -302,21 +302,31 @@ def test_help_refusals_change_nothing(campaign, rds):
     assert Bargain.objects.get(id=bargain.id).helps == 1
 
 
-def test_the_daily_help_limit_counts_per_utc_day_across_bargains(campaign, rds):
+def test_the_daily_help_limit_counts_per_day_in_china_across_bargains(campaign, rds):
     cmp = campaign(daily_help_limit=2)
     friends = [start(user(f"f{i}"), cmp.id) for i in range(3)]
-    late = T0.replace(hour=23, minute=59)
+    late = T0.replace(hour=15, minute=59)  # 23:59 in Beijing
     help_(ALICE, friends[0].id, T0, rds=rds)
     help_(ALICE, friends[1].id, late, rds=rds)
     assert refused(lambda: help_(ALICE, friends[2].id, late, rds=rds)) == "daily_help_limit_reached"
     assert Bargain.objects.get(id=friends[2].id).helps == 0
-    # a new UTC day, a new allowance
+    # midnight in Beijing: a new day, a new allowance
     help_(ALICE, friends[2].id, late + timedelta(minutes=1), rds=rds)
     assert sorted(q.id for q in HelpQuota.objects(helper_id="u_alice")) == [
         "u_alice:2030-03-01:1",
         "u_alice:2030-03-01:2",
         "u_alice:2030-03-02:1",
     ]
+
+
+def test_cutting_ones_own_bargain_takes_no_daily_help(campaign, rds):
+    cmp = campaign(daily_help_limit=1)
+    own = start(ALICE, cmp.id)
+    help_(ALICE, start(user("friend"), cmp.id).id, rds=rds)
+    mine, _ = help_(ALICE, own.id, rds=rds)
+    assert mine.seq == 1
+    assert [q.bargain_id for q in HelpQuota.objects(helper_id="u_alice")] != [own.id]
+    assert HelpQuota.objects(helper_id="u_alice").count() == 1
 
 
 def test_a_help_that_fails_after_taking_a_slot_gives_it_back(campaign, rds, monkeypatch):

@@ -235,8 +235,3 @@ def test_shown_status_reads_the_clock_and_hides_the_buying_step():
     assert rules.shown_status("ordering", 2, 5, later, T0) == BargainStatus.ACTIVE
     assert rules.shown_status("ordering", 5, 5, T0, T0) == BargainStatus.COMPLETED
     assert rules.shown_status("ordered", 5, 5, T0, T0) == BargainStatus.ORDERED
-
-
-def test_help_day_is_the_utc_day():
-    late_in_beijing = datetime(2026, 5, 1, 23, 30, tzinfo=UTC)
-    assert rules.help_day(late_in_beijing) == "2026-05-01"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from mallkit.errors import FailedPrecondition, InvalidArgument
@@ -54,11 +53,6 @@ def check_can_withdraw(amount_fen: int, available_fen: int, requested_today: int
         raise FailedPrecondition(f"at most {rules.per_day} withdrawals a day", "daily_limit_reached")
     if amount_fen > available_fen:
         raise FailedPrecondition(f"only {fmt_fen(available_fen)} is available", "insufficient_balance")
-
-
-def day_start(moment: datetime) -> datetime:
-    """The start of `moment`'s UTC day: the daily limit counts requests since then."""
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def check_pending(status: str) -> None:

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from mallkit import ids, paging, sweeps
 from mallkit.access import ADMIN, get_or_404, require_role, require_user
-from mallkit.clock import now
+from mallkit.clock import business_day_start, now
 from mallkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
 from mallkit.events import new_event
 from mallkit.mongo import insert_once
@@ -76,7 +76,7 @@ def request_withdrawal(amount_fen: int, idempotency_key: str, rules: WithdrawalR
         if idempotency_key and (found := _by_request_key(user_id, idempotency_key)):
             return _ensure_document(found, rules)
         today = LedgerEntry.objects(
-            beneficiary_id=user_id, kind=Kind.WITHDRAWAL, created_at__gte=rules_.day_start(now())
+            beneficiary_id=user_id, kind=Kind.WITHDRAWAL, created_at__gte=business_day_start(now())
         ).count()
         rules_.check_can_withdraw(amount_fen, balance(user_id).available_fen, today, rules)
         entry = LedgerEntry(

@@ -123,15 +123,15 @@ def test_refusals(mongo_db):
     assert LedgerEntry.objects(kind="withdrawal").count() == 0
 
 
-def test_three_a_utc_day(mongo_db):
+def test_three_a_day_in_china(mongo_db):
     fund("u_O", 10_000)
-    with frozen_at(datetime(2026, 3, 5, 23, 0, tzinfo=UTC)):
+    with frozen_at(datetime(2026, 3, 5, 15, 59, tzinfo=UTC)):  # 23:59 in Beijing
         for _ in range(3):
             withdraw("u_O", 1000)
         with pytest.raises(FailedPrecondition) as err:
             withdraw("u_O", 1000)
         assert err.value.code == "daily_limit_reached"
-    with frozen_at(datetime(2026, 3, 6, 0, 0, 1, tzinfo=UTC)):
+    with frozen_at(datetime(2026, 3, 5, 16, 0, 1, tzinfo=UTC)):  # past midnight in Beijing
         assert withdraw("u_O", 1000).status == "paid"
     assert balance("u_O") == Balance(available_fen=6000, withdrawn_fen=4000)
 

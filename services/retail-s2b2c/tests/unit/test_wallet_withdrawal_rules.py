@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from mallkit.errors import FailedPrecondition, InvalidArgument
@@ -13,7 +11,6 @@ from retail_s2b2c.domain.withdrawals import (
     check_can_withdraw,
     check_pending,
     check_reject_reason,
-    day_start,
 )
 
 RULES = WithdrawalRules()
@@ -56,10 +53,6 @@ def test_fee_rounds_down_and_auto_approval_threshold():
     assert RULES.fee_fen(10_000) == 0
     assert WithdrawalRules(fee_bp=60).fee_fen(1999) == 11
     assert RULES.auto_approved(5000) and not RULES.auto_approved(5001)
-
-
-def test_utc_day_start():
-    assert day_start(datetime(2026, 3, 5, 23, 59, 59, 999000, tzinfo=UTC)) == datetime(2026, 3, 5, tzinfo=UTC)
 
 
 def test_review_rules():
