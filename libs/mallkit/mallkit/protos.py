@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from mallkit.errors import InvalidArgument
 from socialmall.common.v1 import money_pb2
 
 
@@ -23,7 +24,11 @@ def timestamp(value: datetime | None) -> Timestamp | None:
 
 
 def datetime_of(message: object, field: str) -> datetime | None:
-    """A Timestamp field of `message` as an aware UTC datetime, or None when it is unset."""
+    """A Timestamp field of `message` as an aware UTC datetime, or None when it is unset; one no
+    datetime can hold (negative nanos, beyond year 9999) is the caller's invalid argument."""
     if not message.HasField(field):  # type: ignore[attr-defined]
         return None
-    return getattr(message, field).ToDatetime(tzinfo=UTC)
+    try:
+        return getattr(message, field).ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidArgument(f"{field} is not a valid time", f"invalid_{field}") from exc

@@ -84,7 +84,10 @@ class CampaignTerms:
 def check_schedule(start_time: datetime | None, end_time: datetime | None, at: datetime) -> tuple[datetime, datetime]:
     """A campaign's start (default: now) and end (default: 30 days after the start), ending in the future."""
     start = start_time or at
-    end = end_time or start + DEFAULT_DURATION
+    try:
+        end = end_time or start + DEFAULT_DURATION
+    except OverflowError:  # a start in the last days of year 9999
+        raise InvalidArgument("the start time is too far in the future", "invalid_schedule") from None
     if end <= start or end <= at:
         raise InvalidArgument("the end time must be after the start time and in the future", "invalid_schedule")
     return start, end

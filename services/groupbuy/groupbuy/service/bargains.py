@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -359,7 +360,7 @@ def list_bargain_helps(bargain_id: str, cursor: str, limit: int) -> tuple[list[H
     page = paging.parse(cursor, limit)
     after = 0
     if page.after_id:
-        if not page.after_id.isdigit():
+        if not re.fullmatch(r"[0-9]{1,9}", page.after_id):
             raise InvalidArgument("cursor is not one this API returned", "invalid_cursor")
         after = int(page.after_id)
     bargain = get_or_404(Bargain, bargain_id, "bargain")

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 import pytest
 import redis
+from google.protobuf import timestamp_pb2
 
 from groupbuy.documents.bargains import Bargain, BargainCampaign, BargainDebut, HelpQuota
 from groupbuy.domain import bargains as rules
@@ -21,7 +22,7 @@ from groupbuy.servicers.bargains import BargainServicer
 from mallkit import clock, context, mongo
 from mallkit.errors import DomainError, FailedPrecondition, NotFound, Unavailable
 from mallkit.testing import grpc_test_server
-from socialmall.common.v1 import money_pb2
+from socialmall.common.v1 import money_pb2, page_pb2
 from socialmall.groupbuy.v1 import groupbuy_pb2 as pb
 from socialmall.groupbuy.v1 import groupbuy_pb2_grpc as pb_grpc
 from socialmall.retail.v1 import retail_pb2
@@ -582,6 +583,36 @@ def test_the_service_over_grpc_maps_refusals_to_status_and_code(stub):
     assert shown == helped.bargain
     helps = stub.ListBargainHelps(pb.ListBargainHelpsRequest(bargain_id=bargain.id), timeout=10).helps
     assert [(h.helper_id, h.seq, h.cut) for h in helps] == [("u_bob", 1, helped.help.cut)]
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        # a cursor decoding to "²": str.isdigit() accepts it, int() does not
+        (lambda stub: stub.ListBargainHelps(
+            pb.ListBargainHelpsRequest(bargain_id="brg_1", page=page_pb2.PageRequest(cursor="wrI")), timeout=10
+        ), "invalid_cursor"),
+        (lambda stub: stub.CreateBargainCampaign(
+            _new_campaign(start_time=timestamp_pb2.Timestamp(seconds=1, nanos=-5)), metadata=metadata(BRAND), timeout=10
+        ), "invalid_start_time"),
+        (lambda stub: stub.CreateBargainCampaign(
+            _new_campaign(start_time=timestamp_pb2.Timestamp(seconds=253_401_000_000)), metadata=metadata(BRAND),
+            timeout=10,
+        ), "invalid_schedule"),  # 9999-12-20: a default end 30 days later is past year 9999
+    ],
+)  # fmt: skip
+def test_input_no_value_can_hold_is_an_invalid_argument_not_an_internal_error(stub, call, code):
+    with pytest.raises(grpc.RpcError) as err:
+        call(stub)
+    assert (err.value.code(), dict(err.value.trailing_metadata())["error-code"]) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        code,
+    )
+
+
+def _new_campaign(**fields) -> pb.CreateBargainCampaignRequest:
+    prices = {"original_price": money_pb2.Money(fen=10_000), "floor_price": money_pb2.Money(fen=100)}
+    return pb.CreateBargainCampaignRequest(sku_id=SKU, helpers_needed=3, **prices, **fields)
 
 
 def test_the_api_process_serves_bargains_and_relays_their_events(db, amqp_uri, retail_target, monkeypatch):
