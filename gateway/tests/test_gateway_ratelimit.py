@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from gateway.ratelimit import RateLimited, RateLimiter
 from gateway.settings import Limit
 from gateway.tests.conftest import new_phone
+from gateway.tests.test_gateway_accounts import PASSWORD, bearer, register
 
 Auth = Callable[..., dict[str, str]]
 SKU = "/api/v1/skus/sku_1"
@@ -84,6 +85,21 @@ def test_password_guessing_is_limited_per_phone(make_client: Callable[..., TestC
     ]
     assert [g.status_code for g in guesses] == [401] * 3  # from three addresses
     assert_limited(make_client(env).post("/api/v1/auth/login/password", json={"phone": phone, "password": "x"}), 300)
+
+
+def test_password_confirmations_are_limited_per_account(make_client: Callable[..., TestClient]) -> None:
+    client = make_client({"RATE_LIMIT_AUTH_PHONE": "3/900"})
+    tokens = register(client)
+    change = "/api/v1/me/password"
+    guesses = [
+        client.post(
+            change, json={"current_password": f"guess {i}", "new_password": "a new password"}, headers=bearer(tokens)
+        )
+        for i in range(3)
+    ]
+    assert [g.status_code for g in guesses] == [403] * 3
+    right = {"current_password": PASSWORD, "new_password": "a new password"}
+    assert_limited(client.post(change, json=right, headers=bearer(tokens)), 300)
 
 
 def test_sign_in_attempts_are_limited_per_address(make_client: Callable[..., TestClient]) -> None:

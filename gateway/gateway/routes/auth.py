@@ -124,12 +124,15 @@ def tokens(request: Request, session: accounts.Session) -> Tokens:
     )
 
 
-async def limit_sign_in(request: Request, phone: str) -> None:
+async def limit_sign_in(request: Request, phone: str = "", user_id: str = "") -> None:
+    """A password or code guess, charged to the client's IP and to the account guessed at: by
+    phone when signing in, by user id when a signed-in user confirms their password."""
     settings: GatewaySettings = request.app.state.settings
     limiter: RateLimiter = request.app.state.limiter
+    account = subject("auth-phone", phone) if phone else subject("auth-user", user_id)
     await limiter.hit(
         (settings.rate_limits.auth_ip, subject("auth-ip", client_ip(request))),
-        (settings.rate_limits.auth_phone, subject("auth-phone", phone)),
+        (settings.rate_limits.auth_phone, account),
     )
 
 

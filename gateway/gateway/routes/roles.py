@@ -15,7 +15,7 @@ from gateway.auth import authenticated, role
 from gateway.clients import Rpc
 from gateway.documents import ApplicationStatus, RoleApplication
 from gateway.roles import Role
-from gateway.routes.auth import Account, AnyPassword, NewPassword, Tokens, tokens
+from gateway.routes.auth import Account, AnyPassword, NewPassword, Tokens, limit_sign_in, tokens
 from gateway.schemas import Cursor, Limit, Page, PathId, RequestBody
 from mallkit import paging
 
@@ -109,9 +109,13 @@ async def me(rpc: Authenticated) -> Account:
     "/me/password",
     responses={**errors.NEEDS_TOKEN, **errors.WRITE},
     summary="Change the password; every other session ends (authenticated)",
-    description="403 `invalid_credentials` if the current password is wrong. Answers a fresh token pair.",
+    description=(
+        "403 `invalid_credentials` if the current password is wrong. Answers a fresh token pair. "
+        "Guesses count against the same limits as signing in (429)."
+    ),
 )
 async def change_password(body: PasswordChange, request: Request, rpc: Authenticated) -> Tokens:
+    await limit_sign_in(request, user_id=rpc.caller.user_id)  # a stolen access token must not guess freely
     session = await run_in_threadpool(
         accounts.change_password,
         rpc.caller.user_id,
