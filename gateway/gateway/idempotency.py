@@ -136,7 +136,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     """Same request = same method, path and JSON value (key order and spacing do not matter)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON, or nested too deep to read
         canonical = body
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 

@@ -142,6 +142,13 @@ def test_payments_replay_too(client: TestClient, auth: Auth, plan: Plan) -> None
     assert len(plan.calls_to("CreatePayment")) == 1
 
 
+def test_a_body_nested_too_deep_to_read_is_fingerprinted_as_bytes(client: TestClient, auth: Auth, plan: Plan) -> None:
+    key, user, deep = new_key(), auth("u_deep"), b"[" * 5000 + b"]" * 5000  # a route that reads no body
+    first = client.post("/api/v1/orders/ord_1/payments", content=deep, headers={**user, "Idempotency-Key": key})
+    again = client.post("/api/v1/orders/ord_1/payments", content=deep, headers={**user, "Idempotency-Key": key})
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()
+
+
 @pytest.fixture
 def loopback_provider(client: TestClient) -> Iterator[None]:
     transport = httpx.ASGITransport(app=client.app)  # type: ignore[arg-type]
