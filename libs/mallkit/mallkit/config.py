@@ -36,7 +36,7 @@ class KitSettings:
 
     | variable | default | meaning |
     |---|---|---|
-    | SOCIALMALL_ENV | dev | `dev` enables dev-only endpoints; `prod` refuses dev defaults for secrets |
+    | SOCIALMALL_ENV | dev | `dev`: dev-only endpoints on; `prod`: dev defaults for secrets refused; no other value |
     | MONGO_URI | (unset) | MongoDB; unset: the local dev wire server, else in-process mongomock |
     | MONGO_DEV_URI | mongodb://127.0.0.1:27017/?directConnection=true | where the runner's dev server listens |
     | REDIS_URL | redis://127.0.0.1:6379/0 | Redis |
@@ -59,8 +59,11 @@ class KitSettings:
 
     @classmethod
     def from_env(cls) -> KitSettings:
+        env = env_str("SOCIALMALL_ENV", "dev")
+        if env not in ENVIRONMENTS:  # "production" or "Prod" must not quietly mean dev
+            raise RuntimeError(f"SOCIALMALL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
         return cls(
-            env=env_str("SOCIALMALL_ENV", "dev"),
+            env=env,
             mongo_uri=os.environ.get("MONGO_URI") or None,
             mongo_dev_uri=env_str("MONGO_DEV_URI", "mongodb://127.0.0.1:27017/?directConnection=true"),
             redis_url=env_str("REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -68,6 +71,9 @@ class KitSettings:
             grpc_deadline_seconds=env_float("GRPC_DEADLINE_SECONDS", 3.0),
             log_level=env_str("LOG_LEVEL", "INFO"),
         )
+
+
+ENVIRONMENTS = ("dev", "prod")
 
 
 def secret(name: str, dev_default: str) -> str:
