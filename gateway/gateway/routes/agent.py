@@ -11,9 +11,7 @@ from pydantic import BaseModel, Field
 from gateway import errors
 from gateway.auth import authenticated
 from gateway.clients import Rpc
-from gateway.roles import ADMIN
 from gateway.schemas import Id, PathId, RequestBody
-from mallkit.errors import NotFound
 from mallkit.protos import datetime_of
 from socialmall.agent.v1 import agent_pb2 as pb
 
@@ -64,11 +62,9 @@ async def register_agent(body: NewAgent, rpc: Annotated[Rpc, Depends(authenticat
 @router.get(
     "/agents/{agent_id}",
     responses=errors.NEEDS_TOKEN,
-    summary="The caller's own agent record; an admin may read any (authenticated)",
+    summary="The caller's own agent record or a direct downline's; an admin may read any (authenticated)",
+    description="Anyone else's is a 404 `agent_not_found`.",
 )
 async def get_agent(agent_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Agent:
     reply = await rpc.agent("GetAgent", pb.GetAgentRequest(agent_id=agent_id))
-    # agent.GetAgent answers any signed-in caller; until it checks ownership itself, the edge does.
-    if reply.agent.user_id != rpc.caller.user_id and not rpc.caller.has_role(ADMIN):
-        raise NotFound(f"agent {agent_id!r} not found", "agent_not_found")
     return Agent.from_pb(reply.agent)
