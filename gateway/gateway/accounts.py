@@ -102,6 +102,9 @@ def refresh(token: str, settings: GatewaySettings) -> Session:
     if account is None or account.status != AccountStatus.ACTIVE:
         _revoke_family(found.family_id, "account_disabled")
         raise Unauthenticated("the account cannot sign in", "account_disabled")
+    if account.password_changed_at != family.password_changed_at:  # signed in as the password changed
+        _revoke_family(found.family_id, "password_changed")
+        raise Unauthenticated("the session has ended; log in again", "refresh_token_revoked")
     return Session(_with_bootstrap_roles(account, settings), _issue_refresh_token(account.id, family.id, settings))
 
 
@@ -118,7 +121,7 @@ def change_password(user_id: str, current: str, new: str, settings: GatewaySetti
     if not security.verify_password(account.password_hash, current):
         raise PermissionDenied("the current password is wrong", "invalid_credentials")
     _set_password(account, new)
-    return _open_session(account, settings)
+    return _open_session(account.reload(), settings)
 
 
 def reset_password(phone: str, new: str) -> None:
@@ -243,7 +246,7 @@ def _with_bootstrap_roles(account: Account, settings: GatewaySettings) -> Accoun
 
 
 def _open_session(account: Account, settings: GatewaySettings, created: bool = False) -> Session:
-    family = RefreshFamily(id=ids.new_id("fam"), user_id=account.id)
+    family = RefreshFamily(id=ids.new_id("fam"), user_id=account.id, password_changed_at=account.password_changed_at)
     family.save(force_insert=True)
     token = _issue_refresh_token(account.id, family.id, settings)
     return Session(_with_bootstrap_roles(account, settings), token, created)

@@ -40,6 +40,9 @@ class RefreshFamily(me.Document):
 
     id = me.StringField(primary_key=True)  # fam_<objectid>
     user_id = me.StringField(required=True)
+    # the account's password_changed_at when this sign-in read it: a sign-in that raced a password
+    # change (read the old one, opened after the change revoked every family) is refused at refresh
+    password_changed_at = me.DateTimeField()
     created_at = me.DateTimeField(default=now)
     revoked_at = me.DateTimeField()
     revoked_reason = me.StringField()

@@ -273,6 +273,26 @@ def test_changing_the_password_ends_every_other_session(client: TestClient) -> N
     assert client.post(f"{API}/auth/login/password", json={"phone": phone, "password": "a new password"}).is_success
 
 
+def test_a_sign_in_racing_a_password_change_gets_no_lasting_session(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = register(client)
+    phone = owner["account"]["phone"]
+    verify = security.verify_password
+
+    def owner_changes_it_meanwhile(hashed: str | None, password: str) -> bool:
+        monkeypatch.setattr(security, "verify_password", verify)
+        right = verify(hashed, password)  # the old password, checked against the hash read before the change
+        change = {"current_password": PASSWORD, "new_password": "a new password"}
+        assert client.post(f"{API}/me/password", json=change, headers=bearer(owner)).status_code == 200
+        return right
+
+    monkeypatch.setattr(security, "verify_password", owner_changes_it_meanwhile)
+    raced = client.post(f"{API}/auth/login/password", json={"phone": phone, "password": PASSWORD})
+    assert raced.status_code == 200, raced.text  # its access token lives out its 15 minutes
+    assert error_code(refresh(client, raced.json()["refresh_token"])) == "refresh_token_revoked"
+
+
 def test_reset_password_with_a_code(client: TestClient) -> None:
     tokens = register(client, password=None)
     phone = tokens["account"]["phone"]
