@@ -8,6 +8,7 @@ The same dependencies charge the request to the per-IP and per-user rate limits.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -123,8 +124,15 @@ def _settings(request: Request) -> GatewaySettings:
 
 
 def client_ip(request: Request) -> str:
-    """The peer address; behind a proxy listed in FORWARDED_ALLOW_IPS, uvicorn puts the client's here."""
-    return request.client.host if request.client else "unknown"
+    """The peer address; behind a proxy listed in FORWARDED_ALLOW_IPS, uvicorn puts the client's here.
+    An IPv6 address stands for its /64, which one subscriber holds whole, so that rotating through
+    it does not give a client a fresh rate limit bucket per request."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return str(ipaddress.ip_network(f"{address}/64", strict=False)) if address.version == 6 else host
 
 
 async def charge(request: Request, caller: Caller) -> None:

@@ -35,6 +35,15 @@ def test_per_ip_limit(make_client: Callable[..., TestClient]) -> None:
     assert client.get("/healthz").status_code == 200  # probes are not limited
 
 
+def test_an_ipv6_client_is_limited_by_its_64(make_client: Callable[..., TestClient]) -> None:
+    prefix = f"2001:db8:{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+    env = {"RATE_LIMIT_IP": "2/60"}
+    same_subscriber = [make_client(env, ip=f"{prefix}::{i}") for i in range(1, 4)]
+    assert [c.get(SKU).status_code for c in same_subscriber[:2]] == [200, 200]
+    assert_limited(same_subscriber[2].get(SKU), 30)
+    assert make_client(env, ip=f"2001:db8:{uuid.uuid4().hex[:4]}::1").get(SKU).status_code == 200
+
+
 def test_per_user_limit_follows_the_user_across_addresses(make_client: Callable[..., TestClient], auth: Auth) -> None:
     env = {"RATE_LIMIT_USER": "2/60"}
     first, second = make_client(env), make_client(env)

@@ -74,7 +74,7 @@ def fuzz_users(gateway: str, count: int = 4) -> list[str]:
     with httpx.Client(base_url=f"{gateway}/api/v1", trust_env=False, timeout=10) as api:
         for _ in range(count):
             phone = f"+86137{secrets.randbelow(10**8):08d}"
-            address = {"X-Forwarded-For": f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"}
+            address = {"X-Forwarded-For": f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"}
             api.post("/auth/codes", json={"phone": phone}, headers=address).raise_for_status()
             code = api.get(f"/dev/codes/{phone}").json()["code"]
             signed_in = api.post("/auth/login/code", json={"phone": phone, "code": code}, headers=address)

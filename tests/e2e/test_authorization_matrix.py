@@ -53,7 +53,7 @@ class Owned:
 def sign_up(api: httpx.Client) -> dict[str, Any]:
     """A new account, signed up from an address of its own (X-Forwarded-For, documentation range)."""
     phone = f"+86135{secrets.randbelow(10**8):08d}"
-    via = {"X-Forwarded-For": f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"}
+    via = {"X-Forwarded-For": f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"}
     assert api.post("/auth/codes", json={"phone": phone}, headers=via).status_code == 202
     code = api.get(f"/dev/codes/{phone}").json()["code"]
     reply = api.post("/auth/register", json={"phone": phone, "code": code, "password": "matrix pass 1"}, headers=via)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 def new_address() -> str:
     """A client address of its own (documentation range): buckets of earlier runs never apply."""
-    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    return f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"
 
 
 @pytest.fixture(scope="module")
