@@ -253,6 +253,7 @@ def settle_closed(gate: SeatGate, team_id: str) -> bool:
     team" quota frees; paid seats keep their allotment and "joined" quota. Failed: every seat goes.
     """
     team = Team.objects.get(id=team_id)
+    gate.close_team(team.campaign_id, team.id)  # first, so no place given back below is granted again
     for seat in Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)):
         if team.status == TeamStatus.FAILED or seat.status == SeatStatus.HELD:
             release_seat(gate, seat, ReleaseReason.TEAM_CLOSED, team_must_form=False)
@@ -262,7 +263,6 @@ def settle_closed(gate: SeatGate, team_id: str) -> bool:
             and Seat.objects(id=seat.id, quota_key=seat.quota_key).update_one(set__quota_key=rules.given_back(seat.id))
         ):
             gate.give_back(claim_of(seat), seat=False, slot=False)
-    gate.close_team(team.campaign_id, team.id)
     return bool(Team.objects(id=team.id, seats_settled=False).update_one(set__seats_settled=True))
 
 

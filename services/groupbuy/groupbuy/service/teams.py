@@ -139,6 +139,10 @@ def _take(gate: SeatGate, campaign: Campaign, team_id: str, kind: SeatKind, quan
             _undo(gate, claim, new_team)
             raise
         gate.settled(claim)
+        if new_team is None and not Team.objects(id=team_id, status=TeamStatus.FORMING).only("id").first():
+            # the team closed between the gate's grant and the insert: the seat goes again
+            release_seat(gate, seat, rules.ReleaseReason.TEAM_CLOSED, team_must_form=False)
+            raise REFUSALS["team_closed"]()
         return seat
     raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
 

@@ -197,6 +197,24 @@ def test_a_release_read_before_the_seat_got_its_order_does_not_release_it_unname
     assert [e["data"]["order_id"] for e in events(ordered, "seat_released")] == [ordered.order_id]
 
 
+def test_a_join_granted_before_its_team_closed_and_stored_after_is_undone(mongo_db, gate, fake_retail, monkeypatch):
+    _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
+    grant = teams._grant
+
+    def team_closes_meanwhile(*args, **kwargs):
+        claim = grant(*args, **kwargs)
+        with frozen_at(team.expires_at):
+            assert team_life.close_expired_teams(gate) == 1
+        return claim
+
+    monkeypatch.setattr(teams, "_grant", team_closes_meanwhile)
+    with as_user(user("u_late")), pytest.raises(FailedPrecondition) as refused:
+        teams.join_team(gate, team.id, "", 1)
+    assert refused.value.code == "team_closed"
+    assert Seat.objects.get(team_id=team.id, user_id="u_late").status == "released"
+    assert gate.claimed(team.campaign_id) == 0  # every place the failed team held is given back
+
+
 def test_crashes_after_a_payment_or_a_close_are_finished_by_the_clocks(mongo_db, gate, fake_retail):
     _, team = team_with(gate, fake_retail, size=3, paid=2, unpaid=1)
     last = Seat.objects.get(team_id=team.id, status="held")
