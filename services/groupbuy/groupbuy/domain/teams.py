@@ -10,6 +10,10 @@ from mallkit.errors import FailedPrecondition, InvalidArgument
 
 # An unpaid seat is held as long as its retail order may be paid (retail's payment timeout).
 SEAT_HOLD = timedelta(minutes=30)
+# Once the seat has its order, retail's cancellation at that timeout (order_cancelled) releases it;
+# the hold becomes a backstop that waits this much longer, so a payment made in the last second,
+# whose order_paid is still on its way, is never released (and refunded) by the hold instead.
+ORDERED_SEAT_GRACE = timedelta(minutes=10)
 
 
 class TeamStatus(StrEnum):
@@ -52,6 +56,10 @@ def seat_price_fen(group_price_fen: int, leader_price_fen: int, leader: bool, qu
 
 def hold_expires_at(claimed_at: datetime) -> datetime:
     return claimed_at + SEAT_HOLD
+
+
+def ordered_hold_expires_at(ordered_at: datetime) -> datetime:
+    return ordered_at + SEAT_HOLD + ORDERED_SEAT_GRACE
 
 
 def expires_at(leader_paid_at: datetime, expiry_hours: int) -> datetime:

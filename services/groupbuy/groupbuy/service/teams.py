@@ -238,9 +238,9 @@ def place_seat_order(retail: Retail, team_id: str) -> Seat:
         distribution_enabled=campaign.distribution_enabled,
         group_team_id=team.id,
     )
-    # the hold now runs with the order's own payment window
+    # the hold now runs with the order's own payment window, and a grace for its events
     Seat.objects(id=seat.id, status=SeatStatus.HELD, order_id="").update_one(
-        set__order_id=order.id, set__hold_expires_at=rules.hold_expires_at(now())
+        set__order_id=order.id, set__hold_expires_at=rules.ordered_hold_expires_at(now())
     )
     seat.reload()
     if seat.order_id != order.id:

@@ -108,8 +108,9 @@ def test_paying_twice_counts_once(mongo_db, gate, fake_retail, order_paid):
 
 
 def test_unpaid_seats_go_when_their_hold_runs_out_or_their_order_is_cancelled(mongo_db, gate, fake_retail):
-    campaign, team = team_with(gate, fake_retail, size=4, paid=1, unpaid=2)
-    first, second = Seat.objects(team_id=team.id, status="held").order_by("seat_no")
+    campaign, team = team_with(gate, fake_retail, size=5, paid=1, unpaid=2)
+    never_ordered = join_as(gate, "u_browsing", team.id)
+    first, second = Seat.objects(team_id=team.id, status="held", order_id__ne="").order_by("seat_no")
     cancelled = {
         "type": "order_cancelled",
         "data": {"order_id": first.order_id, "attribution": {"group_team_id": team.id}},
@@ -117,7 +118,12 @@ def test_unpaid_seats_go_when_their_hold_runs_out_or_their_order_is_cancelled(mo
     assert paid_orders.order_cancelled(gate, cancelled)
     assert paid_orders.order_cancelled(gate, cancelled) is False
     with frozen_at(now() + timedelta(minutes=31)):
+        # a seat without an order goes; one with an order waits for retail's cancellation, or a
+        # payment made in its last second whose order_paid is still on its way
         assert team_life.release_expired_holds(gate) == 1
+    assert never_ordered.reload().release_reason == "hold_expired"
+    with frozen_at(now() + timedelta(minutes=41)):
+        assert team_life.release_expired_holds(gate) == 1  # the backstop, if no event ever came
     assert [s.release_reason for s in (first.reload(), second.reload())] == ["order_cancelled", "hold_expired"]
     assert Seat.objects(team_id=team.id, status__in=["held", "paid"]).count() == 1
     assert teams.list_joinable(gate, campaign.id, 10)[0].claimed == 1
