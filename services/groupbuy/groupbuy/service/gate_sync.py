@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from groupbuy.documents import Seat, Team
 from groupbuy.domain.teams import ACTIVE_SEATS, TeamStatus, quota_of, slot_of
-from groupbuy.service.seat_gate import Claim, GateSeat, GateTeam, SeatGate
+from groupbuy.service.seat_gate import Claim, GateMoved, GateSeat, GateTeam, SeatGate
 from mallkit.clock import now
 from mallkit.errors import Unavailable
 
@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 # A claim granted by the gate and still not in MongoDB after this long was lost to a crash.
 PENDING_GRACE = timedelta(seconds=60)
+# Snapshots a rebuild may take while releases keep moving the gate, before it asks to retry later.
+REBUILD_ATTEMPTS = 5
 
 
 def claim_of(seat: Seat) -> Claim:
@@ -30,22 +32,32 @@ def rebuild(gate: SeatGate, campaign_id: str) -> None:
             raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
         return
     try:
-        forming = {
-            t.id: GateTeam(t.id, t.team_size, t.expires_at)
-            for t in Team.objects(campaign_id=campaign_id, status=TeamStatus.FORMING).only(
-                "id", "team_size", "expires_at"
-            )
-        }
-        seats = [
-            GateSeat(s.team_id, s.user_id, s.seat_no, slot, quota_of(s.quota_key), s.team_id in forming)
-            for s in Seat.objects(campaign_id=campaign_id, status__in=list(ACTIVE_SEATS)).only(
-                "team_id", "user_id", "seat_no", "allot_key", "quota_key"
-            )
-            if (slot := slot_of(s.allot_key)) is not None
-        ]
-        gate.rebuild(campaign_id, list(forming.values()), seats)
+        for _ in range(REBUILD_ATTEMPTS):
+            generation = gate.generation(campaign_id)  # before the snapshot: see seat_gate's `gen`
+            try:
+                gate.rebuild(campaign_id, *_snapshot(campaign_id), generation=generation)
+                return
+            except GateMoved:
+                continue
+        raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
     finally:
         gate.unlock_rebuild(campaign_id)
+
+
+def _snapshot(campaign_id: str) -> tuple[list[GateTeam], list[GateSeat]]:
+    """The campaign's forming teams and active seats, as MongoDB holds them now."""
+    forming = {
+        t.id: GateTeam(t.id, t.team_size, t.expires_at)
+        for t in Team.objects(campaign_id=campaign_id, status=TeamStatus.FORMING).only("id", "team_size", "expires_at")
+    }
+    seats = [
+        GateSeat(s.team_id, s.user_id, s.seat_no, slot, quota_of(s.quota_key), s.team_id in forming)
+        for s in Seat.objects(campaign_id=campaign_id, status__in=list(ACTIVE_SEATS)).only(
+            "team_id", "user_id", "seat_no", "allot_key", "quota_key"
+        )
+        if (slot := slot_of(s.allot_key)) is not None
+    ]
+    return list(forming.values()), seats
 
 
 def sweep_pending(gate: SeatGate, campaign_id: str) -> int:

@@ -14,6 +14,9 @@ Keys, all under one hash tag per campaign (`gb:{<campaign>}:…`, one Redis Clus
 - `joinable`     sorted set of open teams by seats claimed (closest to forming first)
 - `pending`      sorted set of claims granted but not yet settled in MongoDB, by time: a crash
                  between the two leaves one here, and `sweep_pending` gives its places back
+- `gen`          counts the changes that follow a MongoDB write (give back, close, expiry); a rebuild
+                 reads it before its snapshot of MongoDB and writes only if it has not moved, so a
+                 release landing during a rebuild is never overwritten by the older snapshot
 
 Losing any of it is safe: a claim that meets a missing `ready` rebuilds the gate from MongoDB
 first, and a claim that MongoDB refuses (the gate was stale) invalidates the gate and retries.
@@ -89,7 +92,8 @@ return {'ok', seat, slot, quota}
 # Give places back. Every step checks the place still belongs to this claim, so giving back twice,
 # or after a rebuild handed the place to someone else, changes nothing.
 _GIVE_BACK = """
-local team, nextk, free, user, joinable, pending = unpack(KEYS)
+local team, nextk, free, user, joinable, pending, gen = unpack(KEYS)
+redis.call('INCR', gen)
 local team_id, user_id, seat, slot, quota, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if seat ~= '' and redis.call('HGET', team, 'u:' .. user_id) == seat then
   redis.call('HDEL', team, 'u:' .. user_id, 's' .. seat)
@@ -103,6 +107,7 @@ return 1
 """
 
 _CLOSE = """
+redis.call('INCR', KEYS[3])
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'open', '0') end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
@@ -137,6 +142,10 @@ class Refused:
 
 class RebuildNeeded(Exception):
     """The gate does not mirror MongoDB (flushed, restarted, or found stale)."""
+
+
+class GateMoved(Exception):
+    """A rebuild's snapshot is older than a change the gate has seen since: take it again."""
 
 
 class UnknownTeam(Exception):
@@ -220,7 +229,7 @@ class SeatGate:
     def give_back(self, claim: Claim, *, seat: bool = True, slot: bool = True, quota: bool = True) -> None:
         """Free what a claim took (all of it by default), and forget it as pending."""
         keys = self._keys(claim.campaign_id, claim.team_id, claim.user_id)
-        keys = [keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]]
+        keys = [keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], f"{_prefix(claim.campaign_id)}:gen"]
         args = [claim.team_id, claim.user_id, str(claim.seat_no) if seat else "", str(claim.slot) if slot else "",
                 claim.quota if quota else "", claim.member]  # fmt: skip
         self._give_back(keys=keys, args=args)
@@ -238,11 +247,11 @@ class SeatGate:
     def set_expiry(self, campaign_id: str, team_id: str, expires_at: datetime) -> None:
         key = f"{_prefix(campaign_id)}:t:{team_id}"
         if self.redis.exists(key):
-            self.redis.hset(key, "exp", _epoch_ms(expires_at))
+            self.redis.pipeline().hset(key, "exp", _epoch_ms(expires_at)).incr(f"{_prefix(campaign_id)}:gen").execute()
 
     def close_team(self, campaign_id: str, team_id: str) -> None:
         p = _prefix(campaign_id)
-        self._close(keys=[f"{p}:t:{team_id}", f"{p}:joinable"], args=[team_id])
+        self._close(keys=[f"{p}:t:{team_id}", f"{p}:joinable", f"{p}:gen"], args=[team_id])
 
     def drop_team(self, campaign_id: str, team_id: str) -> None:
         """Forget a team that never made it into MongoDB."""
@@ -269,10 +278,15 @@ class SeatGate:
     def is_ready(self, campaign_id: str) -> bool:
         return bool(self.redis.exists(f"{_prefix(campaign_id)}:ready"))
 
-    def rebuild(self, campaign_id: str, teams: list[GateTeam], seats: list[GateSeat]) -> None:
-        """Replace the campaign's gate with what MongoDB holds, in one MULTI."""
+    def generation(self, campaign_id: str) -> int:
+        return int(self.redis.get(f"{_prefix(campaign_id)}:gen") or 0)
+
+    def rebuild(self, campaign_id: str, teams: list[GateTeam], seats: list[GateSeat], generation: int) -> None:
+        """Replace the campaign's gate with what MongoDB holds, in one MULTI, unless the gate has
+        changed since `generation` was read (before the snapshot): then GateMoved."""
         p = _prefix(campaign_id)
-        stale = [k for k in self.redis.scan_iter(match=f"{p}:*", count=1000) if not k.endswith(":rebuilding")]
+        kept = (":rebuilding", ":gen")
+        stale = [k for k in self.redis.scan_iter(match=f"{p}:*", count=1000) if not k.endswith(kept)]
         members: dict[str, dict[str, str | int]] = {t.team_id: {} for t in teams}
         quotas: dict[str, dict[str, str]] = {}
         used_slots = {seat.slot for seat in seats}
@@ -282,6 +296,11 @@ class SeatGate:
             if seat.team_forming and seat.team_id in members:
                 members[seat.team_id].update({f"s{seat.seat_no}": seat.user_id, f"u:{seat.user_id}": seat.seat_no})
         pipe = self.redis.pipeline(transaction=True)
+        pipe.watch(f"{p}:gen")
+        if int(pipe.get(f"{p}:gen") or 0) != generation:
+            pipe.reset()
+            raise GateMoved(campaign_id)
+        pipe.multi()
         if stale:
             pipe.delete(*stale)
         for team in teams:
@@ -297,7 +316,10 @@ class SeatGate:
         if gaps := set(range(1, top + 1)) - used_slots:
             pipe.sadd(f"{p}:free", *gaps)
         pipe.set(f"{p}:ready", 1)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except redis.WatchError:
+            raise GateMoved(campaign_id) from None
         log.info("seat gate of %s rebuilt: %d seats, %d teams forming", campaign_id, len(used_slots), len(teams))
 
     def lock_rebuild(self, campaign_id: str) -> bool:

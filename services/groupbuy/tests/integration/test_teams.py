@@ -173,6 +173,30 @@ def test_the_gate_is_rebuilt_from_mongodb_after_a_flush(mongo_db, gate, fake_ret
     assert gate.claimed(campaign.id) == 3
 
 
+def test_a_seat_released_while_the_gate_is_rebuilt_is_free_in_the_rebuilt_gate(
+    mongo_db, gate, fake_retail, monkeypatch
+):
+    campaign = live_campaign(fake_retail, team_size=2, seat_allotment=4)
+    team, _ = open_as(gate, "u_lead", campaign)
+    join_as(gate, "u_a", team.id)
+    snapshot = gate_sync._snapshot
+    snapshots = []
+
+    def member_leaves_meanwhile(campaign_id):
+        taken = snapshot(campaign_id)
+        if not snapshots:  # after the first snapshot, before it is written: u_a leaves
+            with as_user(user("u_a")):
+                teams.leave_team(gate, team.id)
+        snapshots.append(taken)
+        return taken
+
+    monkeypatch.setattr(gate_sync, "_snapshot", member_leaves_meanwhile)
+    gate.invalidate(campaign.id)
+    join_as(gate, "u_b", team.id)  # the rebuild took a second snapshot, so the place u_a left is free
+    assert len(snapshots) == 2
+    assert gate.claimed(campaign.id) == 2
+
+
 def test_a_stale_gate_is_caught_by_mongodb_and_rebuilt(mongo_db, gate, fake_retail):
     campaign = live_campaign(fake_retail, team_size=3)
     team, _ = open_as(gate, "u_lead", campaign)
