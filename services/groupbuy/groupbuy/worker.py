@@ -74,7 +74,8 @@ class Worker:
 
     @timer(interval=60)
     def repair(self) -> None:
-        """Stragglers of crashes: half-settled teams, gate claims that never reached MongoDB."""
+        """Stragglers of crashes: half-settled teams, gate claims that never reached MongoDB, gate
+        places MongoDB gave back."""
         team_life.settle_stragglers(gate())
         live = Campaign.objects(stage=Stage.PUBLISHED, end_time__gt=now()).only("id")
-        sweeps.each(live, lambda campaign: gate_sync.sweep_pending(gate(), campaign.id), what="gate sweep of campaign")
+        sweeps.each(live, lambda campaign: gate_sync.repair(gate(), campaign.id), what="gate repair of campaign")

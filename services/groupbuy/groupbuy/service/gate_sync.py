@@ -1,4 +1,5 @@
-"""Keeping the seat gate a faithful copy of MongoDB: rebuild it, settle what a crash left pending."""
+"""Keeping the seat gate a faithful copy of MongoDB: rebuild it, settle what a crash left pending,
+notice places it holds that MongoDB gave back."""
 
 from __future__ import annotations
 
@@ -75,3 +76,27 @@ def sweep_pending(gate: SeatGate, campaign_id: str) -> int:
         else:
             gate.settled(claim)
     return given_back
+
+
+def repair(gate: SeatGate, campaign_id: str) -> int:
+    """What crashes left between the gate and MongoDB, either way round; how many were found."""
+    return sweep_pending(gate, campaign_id) + reconcile(gate, campaign_id)
+
+
+def reconcile(gate: SeatGate, campaign_id: str) -> bool:
+    """Invalidate the gate (the next claim rebuilds it) if it holds more places than MongoDB's
+    seats and its pending claims account for: a crash after a release's MongoDB write and before
+    its give-back leaves such a place taken in the gate for good, refusing joins it should grant.
+    True if it did. A give-back landing meanwhile moves the generation, and then nothing is done."""
+    generation = gate.generation(campaign_id)
+    if not gate.is_ready(campaign_id):
+        return False
+    accounted = gate.pending_count(campaign_id)
+    claimed = gate.claimed(campaign_id)
+    held = Seat.objects(campaign_id=campaign_id, allot_key__startswith=f"{campaign_id}:").count()
+    if claimed <= held + accounted or gate.generation(campaign_id) != generation:
+        return False
+    log.warning("seat gate of %s holds %d places, MongoDB %d (+%d pending): rebuilding", campaign_id, claimed,
+                held, accounted)  # fmt: skip
+    gate.invalidate(campaign_id)
+    return True

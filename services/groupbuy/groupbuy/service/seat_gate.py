@@ -238,6 +238,9 @@ class SeatGate:
         """MongoDB holds the claim: it is no longer pending."""
         self.redis.zrem(f"{_prefix(claim.campaign_id)}:pending", claim.member)
 
+    def pending_count(self, campaign_id: str) -> int:
+        return int(self.redis.zcard(f"{_prefix(campaign_id)}:pending"))
+
     def pending_before(self, campaign_id: str, before: datetime) -> list[Claim]:
         members = self.redis.zrangebyscore(f"{_prefix(campaign_id)}:pending", 0, _epoch_ms(before))
         return [Claim.from_member(campaign_id, m) for m in members]

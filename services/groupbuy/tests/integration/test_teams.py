@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from groupbuy.documents import Campaign, Seat, Team
+from groupbuy.domain import teams as rules
 from groupbuy.domain.campaigns import CampaignTerms, UserLimits
 from groupbuy.domain.teams import SeatKind
 from groupbuy.service import campaigns, funnel, gate_sync, team_life, teams
@@ -195,6 +196,22 @@ def test_a_seat_released_while_the_gate_is_rebuilt_is_free_in_the_rebuilt_gate(
     join_as(gate, "u_b", team.id)  # the rebuild took a second snapshot, so the place u_a left is free
     assert len(snapshots) == 2
     assert gate.claimed(campaign.id) == 2
+
+
+def test_a_place_released_in_mongodb_but_never_given_back_is_found_and_freed(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, team_size=2, seat_allotment=2)
+    team, _ = open_as(gate, "u_lead", campaign)
+    member = join_as(gate, "u_a", team.id)
+    assert not gate_sync.reconcile(gate, campaign.id)  # gate and MongoDB agree
+    # the member's seat was released in MongoDB, then the process died before the give-back
+    gone = rules.given_back(member.id)
+    Seat.objects(id=member.id).update_one(
+        set__status="released", set__member_key=gone, set__place_key=gone, set__allot_key=gone, set__quota_key=gone
+    )
+    assert refusal(join_as, gate, "u_b", team.id) == "team_full"
+    assert gate_sync.repair(gate, campaign.id) == 1
+    join_as(gate, "u_b", team.id)
+    assert gate.claimed(campaign.id) == 2 and not gate_sync.reconcile(gate, campaign.id)
 
 
 def test_a_stale_gate_is_caught_by_mongodb_and_rebuilt(mongo_db, gate, fake_retail):
