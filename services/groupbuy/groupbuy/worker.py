@@ -50,6 +50,7 @@ class Worker:
     @event_handler("retail", "order_cancelled", requeue_on_error=True)
     @idempotent("groupbuy.order_cancelled")
     def release_cancelled_seat(self, envelope: dict[str, Any]) -> None:
+        """A team's unpaid order frees its seat; a bargain's loses the bargain (the name keeps its queue)."""
         paid_orders.order_cancelled(gate(), envelope)
 
     @event_handler("retail", "order_refunded", requeue_on_error=True)

@@ -77,7 +77,7 @@ class Bargain(OutboxDocument):
     open_key = me.StringField(required=True, unique=True)
     meta = {
         "collection": "bargains",
-        "indexes": [("status", "expires_at"), ("initiator_id", "-created_at"), "helper_ids", "campaign_id"],
+        "indexes": [("status", "expires_at"), ("initiator_id", "-created_at"), "helper_ids", "campaign_id", "order_id"],
     }
 
 

@@ -423,6 +423,18 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
     return bargain.reload()
 
 
+def order_cancelled(order_id: str) -> bool:
+    """retail cancelled a bargain's order unpaid (its payment timed out): the bargain is lost, as
+    if it had expired, and its initiator may start another (retail keeps answering the bargain's
+    idempotency key with the cancelled order, so it cannot be bought again). True if it changed."""
+    at = now()
+    return bool(
+        Bargain.objects(order_id=order_id, status=BargainStatus.ORDERED.value).update_one(
+            set__status=BargainStatus.EXPIRED.value, set__expired_at=at
+        )
+    )
+
+
 def _abandoned(bargain: Bargain) -> bool:
     """Frozen so long ago that the call that froze it is gone (or frozen before freezes were dated)."""
     return bargain.ordering_since is None or bargain.ordering_since <= now() - ORDERING_GRACE

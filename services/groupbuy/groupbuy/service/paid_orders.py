@@ -7,7 +7,7 @@ from typing import Any
 
 from groupbuy.documents import PaidOrder
 from groupbuy.domain import paid_orders
-from groupbuy.service import team_life
+from groupbuy.service import bargains, team_life
 from groupbuy.service.seat_gate import SeatGate
 from mallkit import ids, mongo
 from mallkit.access import ADMIN, require_user
@@ -44,17 +44,26 @@ def order_paid(gate: SeatGate, event: dict[str, Any]) -> bool:
 
 def _team_order(event: dict[str, Any]) -> str:
     """The order id of a team's order event, or "" for any other order (or a malformed event)."""
+    return _attributed_order(event, "group_team_id")
+
+
+def _attributed_order(event: dict[str, Any], attribution_field: str) -> str:
+    """The event's order id if the order is attributed through `attribution_field`, else ""."""
     data = event.get("data") or {}
     attribution = data.get("attribution") or {}
-    order_id, team_id = data.get("order_id"), attribution.get("group_team_id")
-    if not (isinstance(order_id, str) and order_id and isinstance(team_id, str) and team_id):
+    order_id, attributed = data.get("order_id"), attribution.get(attribution_field)
+    if not (isinstance(order_id, str) and order_id and isinstance(attributed, str) and attributed):
         return ""
     return order_id
 
 
 def order_cancelled(gate: SeatGate, event: dict[str, Any]) -> bool:
-    order_id = _team_order(event)
-    return bool(order_id) and team_life.order_cancelled(gate, order_id)
+    """An unpaid team order frees its seat; an unpaid bargain order loses its bargain."""
+    if order_id := _team_order(event):
+        return team_life.order_cancelled(gate, order_id)
+    if order_id := _attributed_order(event, "bargain_id"):
+        return bargains.order_cancelled(order_id)
+    return False
 
 
 def order_refunded(gate: SeatGate, event: dict[str, Any]) -> bool:

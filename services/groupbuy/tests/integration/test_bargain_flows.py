@@ -17,7 +17,7 @@ from google.protobuf import timestamp_pb2
 from groupbuy.documents.bargains import Bargain, BargainCampaign, BargainDebut, HelpQuota
 from groupbuy.domain import bargains as rules
 from groupbuy.domain.bargains import BargainTerms, BuyRule
-from groupbuy.service import bargains
+from groupbuy.service import bargains, paid_orders
 from groupbuy.servicers.bargains import BargainServicer
 from mallkit import clock, context, mongo
 from mallkit.errors import DomainError, FailedPrecondition, NotFound, Unavailable
@@ -470,6 +470,17 @@ def test_a_freeze_left_by_a_call_that_is_gone_is_thawed_by_a_refused_retry(campa
     thawed = Bargain.objects.get(id=bargain.id)
     assert (thawed.status, thawed.order_price_fen, thawed.ordering_token) == ("active", 0, "")
     help_(user("carol"), bargain.id, T0 + bargains.ORDERING_GRACE, rds=rds)
+
+
+def test_a_bargain_whose_order_is_cancelled_unpaid_is_lost_and_may_be_started_again(campaign, retail, gate):
+    cmp = campaign()
+    bargain = start(ALICE, cmp.id)
+    ordered = buy(ALICE, bargain.id, retail)
+    cancelled = {"data": {"order_id": ordered.order_id, "attribution": {"bargain_id": bargain.id}}}
+    assert paid_orders.order_cancelled(gate, cancelled)
+    assert paid_orders.order_cancelled(gate, cancelled) is False  # delivered twice
+    assert Bargain.objects.get(id=bargain.id).status == "expired"
+    assert start(ALICE, cmp.id).id != bargain.id
 
 
 def test_buy_refusals(campaign, retail, rds):
