@@ -77,6 +77,20 @@ class Payment(me.Document):
     meta = {"collection": "payments"}
 
 
+class ReturnedPayment(me.Document):
+    """A payment that could not pay its order (it came after the order was cancelled, or the order
+    was already paid by another transaction): the money goes back to the payer, once per transaction."""
+
+    id = me.StringField(primary_key=True)  # ret_<transaction id>
+    order_id = me.StringField(required=True)
+    transaction_id = me.StringField(required=True)
+    amount_fen = me.IntField(required=True)
+    reason = me.StringField(required=True)  # "order_<status>" of the order when the payment came
+    provider_refund_id = me.StringField(required=True)
+    created_at = me.DateTimeField(default=now)
+    meta = {"collection": "returned_payments", "indexes": ["order_id"]}
+
+
 class RefundLine(me.EmbeddedDocument):
     sku_id = me.StringField(required=True)
     quantity = me.IntField(required=True)

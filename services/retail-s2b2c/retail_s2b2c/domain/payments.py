@@ -52,3 +52,8 @@ def check_amount(notice: PaymentNotice, order_total_fen: int) -> None:
             f"paid amount {notice.amount_fen} fen does not match the order total {order_total_fen} fen",
             "amount_mismatch",
         )
+
+
+def simulated_refund_id(key: str) -> str:
+    """The simulated provider's refund id for a refund keyed by `key`: the same key, the same refund."""
+    return "simrf_" + hashlib.sha256(key.encode()).hexdigest()[:24]

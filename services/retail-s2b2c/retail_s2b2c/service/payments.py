@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import mongoengine as me
 
-from mallkit import ids
+from mallkit import ids, mongo
 from mallkit.access import require_user
 from mallkit.clock import now
 from mallkit.errors import FailedPrecondition, NotFound, PermissionDenied
 from retail_s2b2c.config import RetailSettings
-from retail_s2b2c.documents.orders import Order, Payment
+from retail_s2b2c.documents.orders import Order, Payment, ReturnedPayment
 from retail_s2b2c.domain import payments
 from retail_s2b2c.domain.orders import OrderStatus
 from retail_s2b2c.service import stores
@@ -82,9 +82,24 @@ def handle_payment_notify(body: bytes, signature: str, settings: RetailSettings)
             stores.renew_binding(order.buyer_id, order.attribution.store_id)
         return NotifyResult(order.id, True)
     order.reload()
-    if order.status == OrderStatus.PAID and order.transaction_id == notice.transaction_id:
-        return NotifyResult(order.id, False)  # a duplicate delivery
-    if order.status == OrderStatus.PAID:
-        log.error("order %s paid twice (%s, %s): needs a refund", order.id, order.transaction_id, notice.transaction_id)
-        return NotifyResult(order.id, False)
-    raise FailedPrecondition(f"order {order.id} is {order.status} and cannot be paid", "order_not_payable")
+    if order.transaction_id != notice.transaction_id:
+        _return_payment(order, notice)
+    return NotifyResult(order.id, False)  # a duplicate delivery (whatever became of the order since), or returned
+
+
+def _return_payment(order: Order, notice: payments.PaymentNotice) -> None:
+    """The payer paid an order that was cancelled meanwhile (the timeout, a group void) or that
+    another transaction had paid: the simulated provider refunds this transaction, once however
+    often its callback comes, and the callback is acknowledged so the provider stops retrying."""
+    returned_id = f"ret_{notice.transaction_id}"
+    returned = ReturnedPayment(
+        id=returned_id,
+        order_id=order.id,
+        transaction_id=notice.transaction_id,
+        amount_fen=notice.amount_fen,
+        reason=f"order_{order.status}",
+        provider_refund_id=payments.simulated_refund_id(returned_id),
+    )
+    if mongo.insert_once(returned):
+        log.warning("payment %s could not pay order %s (%s): returned to the payer", notice.transaction_id, order.id,
+                    order.status, extra={"order_id": order.id, "amount_fen": notice.amount_fen})  # fmt: skip

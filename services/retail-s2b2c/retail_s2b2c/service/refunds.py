@@ -8,7 +8,6 @@ any crash and ends in the same state.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from contextlib import suppress
 
@@ -29,6 +28,7 @@ from retail_s2b2c.domain.orders import (
     refund_lines,
     remaining_lines,
 )
+from retail_s2b2c.domain.payments import simulated_refund_id
 from retail_s2b2c.service.orders import is_seller, order_event, release_stock
 
 log = logging.getLogger(__name__)
@@ -106,13 +106,8 @@ def review_refund(refund_id: str, approve: bool, reason: str = "") -> Refund:
     return refund.reload()
 
 
-def _provider_refund(refund: Refund) -> str:
-    """The simulated provider's refund call: keyed by our refund id, so a retry refunds once."""
-    return "simrf_" + hashlib.sha256(refund.id.encode()).hexdigest()[:24]
-
-
 def _pay_back(refund: Refund, order: Order) -> None:
-    provider_refund_id = _provider_refund(refund)
+    provider_refund_id = simulated_refund_id(refund.id)  # keyed by our refund id: a retry refunds once
     refunded_total = order.refunded_fen + refund.amount_fen
     fully = refunded_total == order.total_fen
     quantities = {f"refunded_quantities__{line.sku_id}": line.quantity for line in refund.lines}

@@ -5,7 +5,7 @@ import pytest
 from mallkit import context
 from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from retail_s2b2c.documents.catalog import Sku
-from retail_s2b2c.documents.orders import Order, Payment
+from retail_s2b2c.documents.orders import Order, Payment, ReturnedPayment
 from retail_s2b2c.domain.orders import Line
 from retail_s2b2c.service import orders, payments
 
@@ -89,6 +89,28 @@ def test_payment_callback_marks_paid_once_and_raises_order_paid(mongo_db, make_s
     assert Payment.objects.get(order_id=order.id).status == "paid"
     with as_user(BUYER), pytest.raises(FailedPrecondition):
         payments.create_payment(order.id, settings)
+
+
+def test_a_payment_that_cannot_pay_its_order_is_returned_once(mongo_db, make_sku, settings, paid_callback):
+    sku_id = make_sku(price_fen=500)
+    with as_user(BUYER):
+        late, twice = orders.create_order([Line(sku_id, 1)], {}), orders.create_order([Line(sku_id, 1)], {})
+    assert orders.cancel_unpaid(late, "payment_timeout")
+    # paid in the payment window's last second, the callback after the timeout cancelled the order
+    for _ in range(2):
+        assert payments.handle_payment_notify(*paid_callback(late.id, 500, "tx_late"), settings).newly_paid is False
+    assert payments.handle_payment_notify(*paid_callback(twice.id, 500, "tx_first"), settings).newly_paid
+    assert payments.handle_payment_notify(*paid_callback(twice.id, 500, "tx_second"), settings).newly_paid is False
+    returned = {(r.transaction_id, r.order_id, r.amount_fen, r.reason) for r in ReturnedPayment.objects}
+    assert returned == {("tx_late", late.id, 500, "order_cancelled"), ("tx_second", twice.id, 500, "order_paid")}
+    assert (Order.objects.get(id=late.id).status, Order.objects.get(id=twice.id).transaction_id) == (
+        "cancelled",
+        "tx_first",
+    )
+    # the first payment's callback delivered again once the order has moved on is just acknowledged
+    Order.objects(id=twice.id).update_one(set__status="shipped")
+    assert payments.handle_payment_notify(*paid_callback(twice.id, 500, "tx_first"), settings).newly_paid is False
+    assert ReturnedPayment.objects.count() == 2
 
 
 def test_bad_callbacks_change_nothing(mongo_db, make_sku, settings, paid_callback):
