@@ -301,8 +301,12 @@ async def list_refunds(order_id: PathId, rpc: Authenticated, cursor: Cursor = No
 @router.post(
     "/refunds/{refund_id}/review",
     responses={**errors.NEEDS_TOKEN, **errors.WRITE},
-    summary="Approve (the provider pays back) or reject a refund with a reason (authenticated: a seller or admin)",
-    description="The attributed store's owner, a brand of the items or an admin decide; to anyone else it is a 404.",
+    summary="Approve (the provider pays back) or reject a refund with a reason (authenticated: the brand or an admin)",
+    description=(
+        "The owner of the brand of every refunded item, or an admin, decides; the order's other sellers (the "
+        "attributed store's owner, another brand in the order) get 403 `not_refund_reviewer`, the refund's own "
+        "buyer 403 `own_refund`, anyone else 404."
+    ),
 )
 async def review_refund(refund_id: PathId, body: RefundReview, rpc: Authenticated) -> Refund:
     request = pb.ReviewRefundRequest(refund_id=refund_id, approve=body.approve, reason=body.reason)

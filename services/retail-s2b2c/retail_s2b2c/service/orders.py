@@ -159,9 +159,18 @@ def is_seller(order: Order, who: context.Caller) -> bool:
     store_id = order.attribution.store_id
     if store_id and Store.objects(id=store_id, owner_id=who.user_id).only("id").first():
         return True
-    product_ids = Sku.objects(id__in=[i.sku_id for i in order.items]).distinct("product_id")
-    brand_ids = Product.objects(id__in=product_ids).distinct("brand_id")
-    return bool(Brand.objects(id__in=brand_ids, owner_id=who.user_id).only("id").first())
+    return bool(Brand.objects(id__in=_brand_ids([i.sku_id for i in order.items]), owner_id=who.user_id).first())
+
+
+def owns_brands_of(who: context.Caller, sku_ids: list[str]) -> bool:
+    """Whether `who` owns the brand of every one of these SKUs."""
+    brand_ids = _brand_ids(sku_ids)
+    return bool(brand_ids) and Brand.objects(id__in=brand_ids, owner_id=who.user_id).count() == len(brand_ids)
+
+
+def _brand_ids(sku_ids: list[str]) -> list[str]:
+    product_ids = Sku.objects(id__in=sku_ids).distinct("product_id")
+    return Product.objects(id__in=product_ids).distinct("brand_id")
 
 
 def get_order(order_id: str) -> Order:

@@ -14,9 +14,9 @@ from contextlib import suppress
 import mongoengine as me
 
 from mallkit import ids, paging
-from mallkit.access import get_or_404, require_user
+from mallkit.access import ADMIN, get_or_404, require_user
 from mallkit.clock import now
-from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound
+from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from retail_s2b2c.documents.orders import Order, Refund, RefundLine
 from retail_s2b2c.domain.orders import (
     REFUNDABLE,
@@ -29,7 +29,7 @@ from retail_s2b2c.domain.orders import (
     remaining_lines,
 )
 from retail_s2b2c.domain.payments import simulated_refund_id
-from retail_s2b2c.service.orders import is_seller, order_event, release_stock
+from retail_s2b2c.service.orders import is_seller, order_event, owns_brands_of, release_stock
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,11 @@ def request_refund(order_id: str, lines: list[Line], reason: str, idempotency_ke
         refund.save(force_insert=True)
     except me.NotUniqueError:
         return Refund.objects.get(buyer_id=who.user_id, idempotency_key=idempotency_key)
-    # one refund under review per order: claim the slot, or withdraw this request
-    if not Order.objects(id=order.id, status__in=list(REFUNDABLE), pending_refund_id="").update_one(
-        set__pending_refund_id=refund.id
-    ):
+    # one refund under review per order: claim the slot, or withdraw this request; only while no
+    # refund has been applied since this one was priced (it could otherwise ask for units twice)
+    if not Order.objects(
+        id=order.id, status__in=list(REFUNDABLE), pending_refund_id="", refunded_fen=order.refunded_fen
+    ).update_one(set__pending_refund_id=refund.id):
         refund.delete()
         order.reload()
         check_refundable(order.status, order.pending_refund_id)
@@ -75,11 +76,18 @@ def request_refund(order_id: str, lines: list[Line], reason: str, idempotency_ke
 
 
 def _reviewable(refund_id: str) -> tuple[Refund, Order]:
+    """The refund and its order, for an admin or the owner of the brand of every refunded line:
+    the supplier who shipped the goods and took the money decides, not the store that earns a
+    commission on the sale (it may be the buyer's own), and no one decides their own refund."""
     who = require_user()
     refund = get_or_404(Refund, refund_id, "refund")
     order = Order.objects.get(id=refund.order_id)
     if not is_seller(order, who):
         raise NotFound(f"refund {refund_id!r} not found", "refund_not_found")
+    if refund.buyer_id == who.user_id:
+        raise PermissionDenied("you cannot decide your own refund", "own_refund")
+    if not who.has_role(ADMIN) and not owns_brands_of(who, [line.sku_id for line in refund.lines]):
+        raise PermissionDenied("the brand owner of every refunded item (or an admin) decides", "not_refund_reviewer")
     return refund, order
 
 
@@ -89,13 +97,14 @@ def review_refund(refund_id: str, approve: bool, reason: str = "") -> Refund:
     who = require_user()
     if not approve:
         reason = check_reason(reason)
-        if Refund.objects(id=refund.id, status="requested").update_one(
+        Refund.objects(id=refund.id, status="requested").update_one(
             set__status="rejected", set__reject_reason=reason, set__reviewed_by=who.user_id
-        ):
-            Order.objects(id=order.id, pending_refund_id=refund.id).update_one(set__pending_refund_id="")
+        )
         refund.reload()
         if refund.status != "rejected":
             raise FailedPrecondition(f"a {refund.status} refund cannot be rejected", "refund_already_decided")
+        # also on a retry: a crash after the rejection must not leave the order's slot taken
+        Order.objects(id=order.id, pending_refund_id=refund.id).update_one(set__pending_refund_id="")
         return refund
     Refund.objects(id=refund.id, status="requested").update_one(set__status="approved", set__reviewed_by=who.user_id)
     refund.reload()
@@ -123,7 +132,12 @@ def _pay_back(refund: Refund, order: Order) -> None:
     updates = {f"inc__{key}": value for key, value in quantities.items()}
     if fully:
         updates["set__status"] = OrderStatus.REFUNDED
-    applied = Order.objects(id=order.id, pending_refund_id=refund.id, applied_refund_ids__ne=refund.id).update_one(
+    applied = Order.objects(
+        id=order.id,
+        pending_refund_id=refund.id,
+        applied_refund_ids__ne=refund.id,
+        refunded_fen__lte=order.total_fen - refund.amount_fen,  # never more back than was paid
+    ).update_one(
         set__pending_refund_id="",
         inc__refunded_fen=refund.amount_fen,
         push__applied_refund_ids=refund.id,

@@ -12,13 +12,14 @@ from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, Permis
 from retail_s2b2c.documents.catalog import Sku
 from retail_s2b2c.documents.orders import Order, Refund
 from retail_s2b2c.domain.orders import Line, Quote
-from retail_s2b2c.service import orders, payments, refunds
+from retail_s2b2c.service import orders, payments, refunds, stores
 
 pytestmark = pytest.mark.integration
 
 BRAND = context.Caller("u_brand", frozenset({"brand"}))
 BUYER = context.Caller("u_buyer")
 STRANGER = context.Caller("u_stranger")
+STORE_OWNER = context.Caller("u_owner", frozenset({"store_owner"}))
 
 
 def as_user(who):
@@ -147,6 +148,54 @@ def test_refund_refusals_change_nothing(mongo_db, paid_order):
     with as_user(STRANGER), pytest.raises(NotFound):
         refunds.review_refund(asked.id, approve=True)
     assert Refund.objects.count() == 1 and Order.objects.get(id=order.id).refunded_fen == 0
+
+
+def test_a_refund_priced_before_another_was_applied_is_not_taken(mongo_db, paid_order, monkeypatch):
+    order, sku_id = paid_order(quantity=2, stock=5)
+    price = refunds.refund_lines
+
+    def another_refund_lands_meanwhile(*args):
+        priced = price(*args)  # both units, as nothing was refunded yet
+        monkeypatch.setattr(refunds, "refund_lines", price)
+        with as_user(BUYER):
+            one = refunds.request_refund(order.id, [Line(sku_id, 1)], "one back", "r1")
+        with as_user(BRAND):
+            refunds.review_refund(one.id, approve=True)
+        return priced
+
+    monkeypatch.setattr(refunds, "refund_lines", another_refund_lands_meanwhile)
+    with as_user(BUYER), pytest.raises(FailedPrecondition) as err:
+        refunds.request_refund(order.id, [Line(sku_id, 2)], "both back", "r2")
+    assert err.value.code == "order_changed"
+    after = Order.objects.get(id=order.id)
+    assert (after.refunded_fen, after.pending_refund_id, Sku.objects.get(id=sku_id).stock) == (5000, "", 4)
+
+
+def test_only_the_brand_or_an_admin_decides_a_refund_and_never_the_buyer(mongo_db, make_sku, settings, paid_callback):
+    sku_id = make_sku(price_fen=5000)
+    with as_user(STORE_OWNER):
+        store = stores.open_store("My picks")
+        stores.put_store_product(store.id, sku_id, 5000)
+        order = orders.create_order([Line(sku_id, 1)], {"store_id": store.id})  # bought from their own store
+    payments.handle_payment_notify(*paid_callback(order.id, 5000, "tx_own"), settings)
+    with as_user(STORE_OWNER):
+        asked = refunds.request_refund(order.id, [Line(sku_id, 1)], "keep it and get paid", "r1")
+        with pytest.raises(PermissionDenied) as err:
+            refunds.review_refund(asked.id, approve=True)
+    assert err.value.code == "own_refund"
+    with as_user(BRAND):
+        assert refunds.review_refund(asked.id, approve=False, reason="delivered and signed for").status == "rejected"
+
+
+def test_a_rejection_cut_short_before_freeing_the_order_is_finished_by_a_retry(mongo_db, paid_order):
+    order, sku_id = paid_order(quantity=1)
+    with as_user(BUYER):
+        asked = refunds.request_refund(order.id, [Line(sku_id, 1)], "broken", "r1")
+    # rejected, then the process died before it freed the order's review slot
+    Refund.objects(id=asked.id).update_one(set__status="rejected", set__reject_reason="no photo")
+    with as_user(BRAND):
+        assert refunds.review_refund(asked.id, approve=False, reason="no photo").status == "rejected"
+    assert Order.objects.get(id=order.id).pending_refund_id == ""
 
 
 def test_concurrent_refund_requests_leave_one_under_review(mongo_db, paid_order):
