@@ -186,8 +186,11 @@ def post_earning(earning: NewEarning, actor: str) -> Posted:
                 f"({ledger.fmt_fen(payouts.booked_fen)} of {ledger.fmt_fen(payouts.cap_fen)} booked)",
                 "payout_cap_exceeded",
             )
-    # posted before (maybe by a concurrent call that has not written the entry yet)
+    # posted before, maybe by a call that has not written the entry yet, or that stopped before
+    # reversing it for a refund seen earlier or releasing it: finish that too (all idempotent)
     materialize(order.id)
+    reconcile_reversals(order.id)
+    release_order(order.id, order)
     return Posted(_entry_by_key(earning.key), False)
 
 

@@ -218,6 +218,18 @@ def test_a_refund_seen_before_the_payouts_is_applied_when_they_are_booked(mongo_
     assert wallet.reverse_for_refund(refund(paid, "rf_1", 2500, 2500)) == 0
 
 
+def test_a_late_booking_cut_short_before_its_reversal_is_reversed_when_redelivered(mongo_db, monkeypatch):
+    store = make_store("u_O", upline="u_U")
+    paid = make_order("u_B", store, [10_000])
+    wallet.reverse_for_refund(refund(paid, "rf_1", 2500, 2500))
+    with monkeypatch.context() as crash:  # booked, then the process stopped before reversing for rf_1
+        crash.setattr(ledger, "reconcile_reversals", lambda order_id: 0)
+        wallet.book_store_commissions(paid)
+    assert balance("u_O") == Balance(frozen_fen=1000)
+    wallet.book_store_commissions(paid)  # order_paid redelivered
+    assert balance("u_O") == Balance(frozen_fen=750) and balance("u_U") == Balance(frozen_fen=375)
+
+
 def test_an_older_refund_event_arriving_late_reverses_nothing_more(mongo_db):
     store = make_store("u_O", upline="u_U")
     paid = make_order("u_B", store, [10_000])
