@@ -53,8 +53,15 @@ def _event(type_: str, withdrawal: Withdrawal) -> dict:
     )
 
 
-def _by_request_key(user_id: str, key: str) -> LedgerEntry | None:
-    return LedgerEntry.objects(beneficiary_id=user_id, kind=Kind.WITHDRAWAL, request_key=key).first()
+def _by_request_key(user_id: str, key: str, amount_fen: int) -> LedgerEntry | None:
+    """The withdrawal this key already asked for; the same key for another amount is refused."""
+    found = LedgerEntry.objects(beneficiary_id=user_id, kind=Kind.WITHDRAWAL, request_key=key).first()
+    if found is not None and -found.amount_fen != amount_fen:
+        raise InvalidArgument(
+            f"idempotency key {key!r} asked for {ledger.fmt_fen(-found.amount_fen)}, not {ledger.fmt_fen(amount_fen)}",
+            "idempotency_key_reused",
+        )
+    return found
 
 
 def request_withdrawal(amount_fen: int, idempotency_key: str, rules: WithdrawalRules) -> Withdrawal:
@@ -65,7 +72,7 @@ def request_withdrawal(amount_fen: int, idempotency_key: str, rules: WithdrawalR
         raise InvalidArgument(
             f"idempotency key is longer than {MAX_CLIENT_KEY_LEN} characters", "invalid_idempotency_key"
         )
-    if idempotency_key and (found := _by_request_key(user_id, idempotency_key)):
+    if idempotency_key and (found := _by_request_key(user_id, idempotency_key, amount_fen)):
         return _ensure_document(found, rules)
     rules_.check_amount(amount_fen, rules)
     withdrawal_id = ids.new_id("wd")
@@ -73,7 +80,7 @@ def request_withdrawal(amount_fen: int, idempotency_key: str, rules: WithdrawalR
         last = LedgerEntry.objects(beneficiary_id=user_id, kind=Kind.WITHDRAWAL).order_by("-seq").only("seq").first()
         seq = (last.seq if last else 0) + 1
         # after reading the chain's end: a same-key request that got in before it is visible now
-        if idempotency_key and (found := _by_request_key(user_id, idempotency_key)):
+        if idempotency_key and (found := _by_request_key(user_id, idempotency_key, amount_fen)):
             return _ensure_document(found, rules)
         today = LedgerEntry.objects(
             beneficiary_id=user_id, kind=Kind.WITHDRAWAL, created_at__gte=business_day_start(now())

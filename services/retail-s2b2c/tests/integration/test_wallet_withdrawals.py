@@ -145,6 +145,9 @@ def test_same_idempotency_key_returns_the_first_withdrawal(mongo_db):
     assert balance("u_O").available_fen == 8000
     with as_(user("u_O")), pytest.raises(InvalidArgument):
         withdrawals.request_withdrawal(2000, "k" * 129, RULES)
+    with as_(user("u_O")), pytest.raises(InvalidArgument) as err:  # the same key for another amount
+        withdrawals.request_withdrawal(300_000, "wk-1", RULES)
+    assert err.value.code == "idempotency_key_reused" and balance("u_O").available_fen == 8000
 
 
 def test_twenty_threads_never_overdraw(mongo_db):
