@@ -112,6 +112,10 @@ def create_order(
     who = require_user()
     if len(idempotency_key) > 128:
         raise InvalidArgument("idempotency key is longer than 128 characters", "invalid_idempotency_key")
+    # a service's keys live apart from the buyer's own: a buyer who learned a key groupbuy will use
+    # for their seat ("seat:<id>") must not answer groupbuy's request with an order of their making
+    if idempotency_key and who.service:
+        idempotency_key = f"{who.service}/{idempotency_key}"
     if idempotency_key and (existing := Order.objects(buyer_id=who.user_id, idempotency_key=idempotency_key).first()):
         return existing
     lines = check_lines(lines)

@@ -6,7 +6,7 @@ from mallkit import context
 from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from retail_s2b2c.documents.catalog import Sku
 from retail_s2b2c.documents.orders import Order, Payment, ReturnedPayment
-from retail_s2b2c.domain.orders import Line
+from retail_s2b2c.domain.orders import Line, Quote
 from retail_s2b2c.service import orders, payments
 
 pytestmark = pytest.mark.integration
@@ -54,6 +54,17 @@ def test_same_idempotency_key_returns_the_first_order(mongo_db, make_sku):
     assert Sku.objects.get(id=sku_id).stock == 4
     with as_user(OTHER):  # keys are per buyer
         assert orders.create_order([Line(sku_id, 1)], {}, "key-1").id != first.id
+
+
+def test_a_services_keys_are_apart_from_the_buyers_own(mongo_db, make_sku):
+    cheap, seat_sku = make_sku(price_fen=1), make_sku(price_fen=5000)
+    with as_user(BUYER):  # the buyer squats the key groupbuy will use for their seat's order
+        squatted = orders.create_order([Line(cheap, 1)], {}, "seat:seat_1")
+    quote = Quote("groupbuy", {seat_sku: 3900}, distribution_enabled=False)
+    with as_user(context.Caller(BUYER.user_id, service="groupbuy")):
+        seat_order = orders.create_order([Line(seat_sku, 1)], {"group_team_id": "tm_1"}, "seat:seat_1", quote)
+        assert orders.create_order([Line(seat_sku, 1)], {"group_team_id": "tm_1"}, "seat:seat_1", quote) == seat_order
+    assert seat_order.id != squatted.id and seat_order.total_fen == 3900
 
 
 def test_orders_are_private(mongo_db, make_sku):
