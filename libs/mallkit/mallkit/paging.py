@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 
 from mallkit.errors import InvalidArgument
@@ -35,7 +34,7 @@ def parse(cursor: str, limit: int) -> Page:
         return Page(None, limit)
     try:
         after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # not base64 (binascii.Error), not UTF-8, or not even ASCII ("é")
         raise InvalidArgument("cursor is not one this API returned", "invalid_cursor") from exc
     return Page(after, limit)
 
