@@ -60,4 +60,12 @@ class Unavailable(DomainError):
     default_code = "unavailable"
 
 
+class Internal(DomainError):
+    """Another service failed in a way that is not the caller's doing (INTERNAL, UNKNOWN,
+    UNIMPLEMENTED, ...): answered as an internal error, its details only logged."""
+
+    status = grpc.StatusCode.INTERNAL
+    default_code = "internal"
+
+
 ERROR_CODE_TRAILER = "error-code"

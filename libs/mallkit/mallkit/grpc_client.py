@@ -47,7 +47,7 @@ def error_code(err: grpc.RpcError) -> str:
 def to_domain_error(err: grpc.RpcError) -> errors.DomainError:
     cls = _STATUS_TO_ERROR.get(err.code())
     if cls is None:
-        return errors.DomainError(f"upstream failed: {err.code().name}: {err.details()}", "upstream_error")
+        return errors.Internal(f"upstream failed: {err.code().name}: {err.details()}", "upstream_error")
     return cls(err.details() or err.code().name, error_code(err))
 
 

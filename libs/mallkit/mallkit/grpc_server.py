@@ -21,7 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from mallkit import context
-from mallkit.errors import ERROR_CODE_TRAILER, DomainError
+from mallkit.errors import ERROR_CODE_TRAILER, DomainError, Internal
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ class KitInterceptor(grpc.ServerInterceptor):
                 outcome = "OK"
                 try:
                     return inner(request, ctx)
+                except Internal as exc:  # an upstream failure: the caller learns only the request id
+                    outcome = "INTERNAL"
+                    log.error("%s failed: %s", method, exc.message)
+                    _abort_internal(ctx, rid)
                 except DomainError as exc:
                     outcome = exc.status.name
                     ctx.set_trailing_metadata(((ERROR_CODE_TRAILER, exc.code), (context.REQUEST_ID, rid)))
@@ -55,8 +59,7 @@ class KitInterceptor(grpc.ServerInterceptor):
                         raise
                     outcome = "INTERNAL"
                     log.exception("unhandled error in %s", method)
-                    ctx.set_trailing_metadata(((ERROR_CODE_TRAILER, "internal"), (context.REQUEST_ID, rid)))
-                    ctx.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {rid})")
+                    _abort_internal(ctx, rid)
                 finally:
                     if not quiet:
                         log.info(
@@ -76,6 +79,11 @@ class KitInterceptor(grpc.ServerInterceptor):
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+def _abort_internal(ctx: grpc.ServicerContext, rid: str) -> None:
+    ctx.set_trailing_metadata(((ERROR_CODE_TRAILER, "internal"), (context.REQUEST_ID, rid)))
+    ctx.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {rid})")
 
 
 def tcp_check(uri: str, default_port: int) -> Check:

@@ -35,6 +35,8 @@ class FakeRetail(pb_grpc.RetailServiceServicer):
             time.sleep(1.0)
         if request.brand_id == "flaky":
             ctx.abort(grpc.StatusCode.UNAVAILABLE, "try again")
+        if request.brand_id == "upstream-broken":  # what a client raises for another service's INTERNAL
+            raise errors.Internal("upstream failed: INTERNAL: stack trace of another service", "upstream_error")
         return pb.GetBrandResponse(brand=pb.Brand(id=request.brand_id, owner_id=context.request_id()))
 
     def CreateBrand(self, request, ctx):
@@ -77,6 +79,18 @@ def test_domain_errors_become_statuses_with_a_code_trailer(server):
             stub.GetBrand(pb.GetBrandRequest(brand_id="boom"), timeout=2, metadata=[("x-request-id", "r2")])
         assert err.value.code() == grpc.StatusCode.INTERNAL
         assert "r2" in err.value.details() and "bug" not in err.value.details()
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetBrand(pb.GetBrandRequest(brand_id="upstream-broken"), timeout=2, metadata=[("x-request-id", "r3")])
+        assert (err.value.code(), ("error-code", "internal") in err.value.trailing_metadata()) == (
+            grpc.StatusCode.INTERNAL,
+            True,
+        )
+        assert "r3" in err.value.details() and "stack trace" not in err.value.details()
+        # a client that gets such an answer raises Internal in turn: still an internal error, not a 409
+        client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", deadline=2)
+        with pytest.raises(errors.Internal):
+            client.GetBrand(pb.GetBrandRequest(brand_id="boom"))
+        client.close()
 
 
 def test_client_propagates_identity_and_maps_errors_back(server):
