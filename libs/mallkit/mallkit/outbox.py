@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import mongoengine as me
@@ -89,7 +89,9 @@ class OutboxRelay:
     type: when no queue is bound to a type yet (its consumer was never started), the type is held
     back with backoff, and documents holding only held-back events are not read until it is retried
     (otherwise a batch full of them would hide every other event behind it). An unroutable event is
-    dropped with a warning once `unroutable_ttl` has passed since it occurred.
+    dropped with a warning once its type has had no queue for `unroutable_ttl` in a row (counted
+    from the first refusal, not from when the event occurred: a backlog after an outage must not be
+    dropped at its first try just because the consumers' queues are not bound yet).
 
     A nudge naming the documents just written asks for a pass over those alone; every outbox is
     swept every `poll_interval`, for events written elsewhere (the worker) or stranded by a crash,
@@ -115,6 +117,7 @@ class OutboxRelay:
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self._held: dict[str, tuple[int, float]] = {}  # event type -> (attempts, retry at)
+        self._unroutable_since: dict[str, float] = {}  # event type -> first refusal (monotonic)
         self._asked = threading.Lock()
         self._written: dict[type[OutboxDocument], set[Any]] = {}
         self._sweep_asked = True
@@ -224,7 +227,8 @@ class OutboxRelay:
             try:
                 self.publisher.publish(event)
             except pika.exceptions.UnroutableError:
-                if not self._expired(event):
+                since = self._unroutable_since.setdefault(kind, time.monotonic())
+                if time.monotonic() - since < self.unroutable_ttl.total_seconds():
                     attempts = self._held.get(kind, (0, 0.0))[0]
                     self._held[kind] = (attempts + 1, time.monotonic() + min(2.0**attempts, 60.0))
                     held.add(kind)
@@ -232,12 +236,9 @@ class OutboxRelay:
                 log.warning("dropping event %s (%s): no consumer bound", event["event_id"], kind)
             else:
                 self._held.pop(kind, None)
+                self._unroutable_since.pop(kind, None)
             done.append(event["event_id"])
         return done
-
-    def _expired(self, event: dict[str, Any]) -> bool:
-        occurred = datetime.fromisoformat(event["occurred_at"])
-        return datetime.now(UTC) - occurred > self.unroutable_ttl
 
 
 def wait_until_drained(documents: list[type[OutboxDocument]], timeout: float = 10.0) -> bool:
