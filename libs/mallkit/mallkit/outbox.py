@@ -203,12 +203,14 @@ class OutboxRelay:
     def _publish_from(self, collection: Any, documents: Any) -> int:
         holders, done = [], []
         held = set(self._held_types())
-        for doc in documents:
-            if published_here := self._publish_all(doc["outbox"], held):
-                holders.append(doc["_id"])
-                done += published_here
-        if done:  # event ids are unique: one write clears the batch from every document holding it
-            collection.update_many({"_id": {"$in": holders}}, {"$pull": {"outbox": {"event_id": {"$in": done}}}})
+        try:
+            for doc in documents:
+                if published_here := self._publish_all(doc["outbox"], held):
+                    holders.append(doc["_id"])
+                    done += published_here
+        finally:  # also when the broker fails mid-batch: what it confirmed is not published again
+            if done:  # event ids are unique: one write clears the batch from every document holding it
+                collection.update_many({"_id": {"$in": holders}}, {"$pull": {"outbox": {"event_id": {"$in": done}}}})
         return len(done)
 
     def _held_types(self) -> list[str]:
@@ -226,6 +228,9 @@ class OutboxRelay:
                 continue
             try:
                 self.publisher.publish(event)
+            except (TypeError, ValueError) as exc:  # not JSON (a datetime in its data...): it never will be
+                log.error("dropping event %s (%s), it cannot be sent: %r; the event: %r", event["event_id"], kind,
+                          exc, event)  # fmt: skip
             except pika.exceptions.UnroutableError:
                 since = self._unroutable_since.setdefault(kind, time.monotonic())
                 if time.monotonic() - since < self.unroutable_ttl.total_seconds():

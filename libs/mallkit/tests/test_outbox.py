@@ -129,6 +129,20 @@ def test_a_nudge_naming_documents_publishes_those_and_a_bare_nudge_sweeps_the_re
     relay.stop()
 
 
+def test_an_event_that_cannot_be_sent_is_dropped_and_stops_nothing(mongo_db, amqp_uri, source, listen, caplog):
+    bind, read = listen
+    bind("wanted")
+    broken = new_event(source, "wanted", {"at": datetime.now(UTC)})  # not JSON
+    Widget(name="a", outbox=[new_event(source, "wanted", {"n": 1}), broken]).save()
+    Widget(name="b", outbox=[new_event(source, "wanted", {"n": 2})]).save()
+    relay = OutboxRelay(Publisher(amqp_uri, source), [Widget])
+    assert relay.run_once() == 3
+    assert [w.outbox for w in Widget.objects] == [[], []]
+    assert sorted(body["data"]["n"] for _, body in read()) == [1, 2]
+    assert broken["event_id"] in caplog.text
+    relay.stop()
+
+
 def test_an_unroutable_event_is_dropped_once_its_type_has_had_no_queue_for_the_ttl(mongo_db, amqp_uri, source):
     backlog = new_event(source, "nobody_listens", {})
     backlog["occurred_at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # waited out an outage
