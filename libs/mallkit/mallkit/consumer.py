@@ -36,8 +36,15 @@ class ProcessedEvent(me.Document):
 
 
 def handle_once(consumer: str, envelope: dict[str, Any], effect: Callable[[dict[str, Any]], None]) -> bool:
-    """Run `effect(envelope)` unless `consumer` already processed this event; True if it ran."""
-    events.validate(envelope)
+    """Run `effect(envelope)` unless `consumer` already processed this event; True if it ran.
+
+    A malformed envelope is logged and dropped (False): no redelivery can fix it, and handlers
+    requeue what raises (a broken database is retried, a broken message would loop forever)."""
+    try:
+        events.validate(envelope)
+    except ValueError as exc:
+        log.error("dropping a malformed event for %s: %s; the message: %r", consumer, exc, envelope)
+        return False
     event_id = envelope["event_id"]
     if ProcessedEvent.objects(consumer=consumer, event_id=event_id).only("id").first():
         log.info("skipping duplicate event %s for %s", event_id, consumer)

@@ -24,7 +24,7 @@ def setup() -> None:
 class Worker:
     name = "agent_worker"
 
-    @event_handler("retail", "order_paid")
+    @event_handler("retail", "order_paid", requeue_on_error=True)
     @idempotent("agent.order_paid")
     def on_order_paid(self, envelope: dict[str, Any]) -> None:
         if service.record_agent_sale(envelope["data"]):

@@ -24,7 +24,7 @@ def setup() -> None:
 class Worker:
     name = "guide_worker"
 
-    @event_handler("retail", "order_paid")
+    @event_handler("retail", "order_paid", requeue_on_error=True)
     @idempotent("guide.order_paid")
     def on_order_paid(self, envelope: dict[str, Any]) -> None:
         if service.record_attributed_order(envelope["data"]):
