@@ -206,6 +206,10 @@ async def create_campaign(body: NewCampaign, rpc: BrandOrAdmin) -> Campaign:
     "/campaigns/{campaign_id}/publish",
     responses={**errors.NEEDS_ROLE, **errors.WRITE},
     summary="Publish a draft campaign: scheduled or live, terms frozen (role brand or admin: its owner)",
+    description=(
+        "A draft created without dates runs from now for 30 days; one whose end time has passed is a 409 "
+        "`invalid_schedule`."
+    ),
 )
 async def publish_campaign(campaign_id: PathId, rpc: BrandOrAdmin) -> Campaign:
     reply = await rpc.groupbuy("PublishCampaign", pb.PublishCampaignRequest(campaign_id=campaign_id))
@@ -216,6 +220,7 @@ async def publish_campaign(campaign_id: PathId, rpc: BrandOrAdmin) -> Campaign:
     "/campaigns/{campaign_id}/end",
     responses={**errors.NEEDS_ROLE, **errors.WRITE},
     summary="End a campaign: no new teams or seats; forming teams run to their expiry (role brand or admin: its owner)",
+    description="A draft has nothing to end: 409 `campaign_not_published`.",
 )
 async def end_campaign(campaign_id: PathId, rpc: BrandOrAdmin) -> Campaign:
     reply = await rpc.groupbuy("EndCampaign", pb.EndCampaignRequest(campaign_id=campaign_id))
@@ -428,6 +433,7 @@ class SoloOrder(BaseModel):
 @router.get(
     "/campaigns/{campaign_id}/teams",
     summary="A campaign's teams still forming, closest to forming first (public)",
+    description="Empty unless the campaign is live; another brand's draft is a 404 `campaign_not_found`.",
 )
 async def list_joinable_teams(
     campaign_id: PathId,

@@ -29,5 +29,7 @@ class Campaign(me.Document):
     virtual_fill_percent = me.IntField(default=0)
     distribution_enabled = me.BooleanField(default=False)
     stage = me.StringField(required=True)  # domain.campaigns.Stage; the status also depends on the clock
+    # a draft created without dates runs from its publication (for the default duration), not from its creation
+    dated_on_publish = me.BooleanField(default=False)
     created_at = me.DateTimeField(default=now)
     meta = {"collection": "campaigns", "indexes": ["sku_id", "owner_id"]}

@@ -111,8 +111,8 @@ def check_terms(terms: CampaignTerms, at: datetime) -> CampaignTerms:
     if not 1 <= expiry_hours <= MAX_EXPIRY_HOURS:
         raise InvalidArgument(f"a team expires after 1..{MAX_EXPIRY_HOURS} hours", "invalid_expiry")
     allotment = terms.seat_allotment or DEFAULT_ALLOTMENT
-    if not 1 <= allotment <= MAX_ALLOTMENT:
-        raise InvalidArgument(f"the seat allotment is 1..{MAX_ALLOTMENT}", "invalid_allotment")
+    if not terms.team_size <= allotment <= MAX_ALLOTMENT:  # fewer seats than one team: none could form
+        raise InvalidArgument(f"the seat allotment is team size..{MAX_ALLOTMENT}", "invalid_allotment")
     start, end = check_schedule(terms.start_time, terms.end_time, at)
     limits = UserLimits(
         terms.limits.teams_opened or 1, terms.limits.teams_joined or 3, terms.limits.units_per_order or 1

@@ -134,13 +134,15 @@ def quota_of(quota_key: str) -> str:
     return "" if quota_key.startswith("x:") else quota_key.rsplit(":", 1)[1]
 
 
-MAX_IDEMPOTENCY_KEY = 100
+RETAIL_MAX_IDEMPOTENCY_KEY = 128  # what retail's CreateOrder accepts
 
 
 def solo_order_key(campaign_id: str, idempotency_key: str) -> str:
     """Retail's order key for a solo purchase: the caller's key scoped to the campaign ("" for none)."""
-    if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+    scope = f"solo:{campaign_id}:"
+    if len(scope) + len(idempotency_key) > RETAIL_MAX_IDEMPOTENCY_KEY:
         raise InvalidArgument(
-            f"idempotency key is longer than {MAX_IDEMPOTENCY_KEY} characters", "invalid_idempotency_key"
+            f"idempotency key is longer than {RETAIL_MAX_IDEMPOTENCY_KEY - len(scope)} characters",
+            "invalid_idempotency_key",
         )
-    return f"solo:{campaign_id}:{idempotency_key}" if idempotency_key else ""
+    return scope + idempotency_key if idempotency_key else ""

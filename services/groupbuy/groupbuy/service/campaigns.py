@@ -33,6 +33,7 @@ def limits_of(campaign: Campaign) -> UserLimits:
 def create_campaign(retail: Retail, terms: CampaignTerms, publish: bool) -> Campaign:
     """A brand (for its own approved SKU) or an admin opens a group-buy below the SKU's price."""
     who = require_role(BRAND, ADMIN)
+    undated = terms.start_time is None and terms.end_time is None
     terms = campaigns.check_terms(terms, now())
     campaigns.check_prices(terms, campaign_sku(retail, terms.sku_id).price_fen)
     campaign = Campaign(
@@ -51,6 +52,7 @@ def create_campaign(retail: Retail, terms: CampaignTerms, publish: bool) -> Camp
         virtual_fill_percent=terms.virtual_fill_percent,
         distribution_enabled=terms.distribution_enabled,
         stage=Stage.PUBLISHED if publish else Stage.DRAFT,
+        dated_on_publish=undated and not publish,
     )
     campaign.save(force_insert=True)
     return campaign
@@ -66,8 +68,15 @@ def owned_campaign(campaign_id: str) -> Campaign:
 
 
 def publish_campaign(campaign_id: str) -> Campaign:
+    """A draft goes out; one created without dates runs from now for the default duration."""
     campaign = owned_campaign(campaign_id)
-    if not Campaign.objects(id=campaign.id, stage=Stage.DRAFT).update_one(set__stage=Stage.PUBLISHED):
+    at = now()
+    dates = (
+        {"set__start_time": at, "set__end_time": at + campaigns.DEFAULT_DURATION} if campaign.dated_on_publish else {}
+    )
+    if campaign.stage == Stage.DRAFT and not dates and campaign.end_time <= at:
+        raise FailedPrecondition("the campaign's end time has passed", "invalid_schedule")
+    if not Campaign.objects(id=campaign.id, stage=Stage.DRAFT).update_one(set__stage=Stage.PUBLISHED, **dates):
         campaign.reload()
         if campaign.stage != Stage.PUBLISHED:
             raise FailedPrecondition(f"a {status_of(campaign)} campaign cannot be published", "campaign_not_draft")
@@ -76,9 +85,12 @@ def publish_campaign(campaign_id: str) -> Campaign:
 
 
 def end_campaign(campaign_id: str) -> Campaign:
-    """No new teams or seats from now; teams still forming run to their expiry."""
+    """No new teams or seats from now; teams still forming run to their expiry. A draft never ran:
+    there is nothing to end (and an ended campaign's terms are public)."""
     campaign = owned_campaign(campaign_id)
-    Campaign.objects(id=campaign.id).update_one(set__stage=Stage.ENDED)
+    if campaign.stage == Stage.DRAFT:
+        raise FailedPrecondition("a draft has not been published; there is nothing to end", "campaign_not_published")
+    Campaign.objects(id=campaign.id, stage=Stage.PUBLISHED).update_one(set__stage=Stage.ENDED)
     _forget(campaign.id)
     return campaign.reload()
 

@@ -18,7 +18,7 @@ from groupbuy.service.seat_gate import SeatGate
 from mallkit.clock import frozen_at, now
 from mallkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 
-from ..conftest import BRAND, as_user, user
+from ..conftest import BRAND, OTHER_BRAND, as_user, user
 
 pytestmark = pytest.mark.integration
 
@@ -120,13 +120,14 @@ def test_refusals_name_their_reason_and_change_nothing(mongo_db, gate, fake_reta
 
 
 def test_the_allotment_is_never_oversold(mongo_db, gate, fake_retail):
-    campaign = live_campaign(fake_retail, team_size=5, seat_allotment=3)
+    campaign = live_campaign(fake_retail, team_size=3, seat_allotment=4)
     team, _ = open_as(gate, "u_lead", campaign)
     join_as(gate, "u_a", team.id)
-    join_as(gate, "u_b", team.id)
-    assert refusal(join_as, gate, "u_c", team.id) == "allotment_sold_out"
-    assert refusal(open_as, gate, "u_d", campaign) == "allotment_sold_out"
-    assert Team.objects.count() == 1  # the refused open left no team behind
+    second, _ = open_as(gate, "u_b", campaign)
+    join_as(gate, "u_c", second.id)
+    assert refusal(join_as, gate, "u_d", team.id) == "allotment_sold_out"
+    assert refusal(open_as, gate, "u_e", campaign) == "allotment_sold_out"
+    assert Team.objects.count() == 2  # the refused open left no team behind
 
 
 def test_a_campaign_that_is_not_live_takes_no_seats(mongo_db, gate, fake_retail):
@@ -139,6 +140,26 @@ def test_a_campaign_that_is_not_live_takes_no_seats(mongo_db, gate, fake_retail)
     with as_user(BRAND):
         campaigns.end_campaign(draft.id)
     assert refusal(join_as, gate, "u_a", team.id) == "campaign_not_live"
+    assert teams.list_joinable(gate, draft.id, 10) == []  # its forming teams take no one now
+
+
+def test_a_draft_runs_from_its_publication_and_is_never_ended_into_view(mongo_db, gate, fake_retail):
+    with as_user(BRAND):
+        draft = campaigns.create_campaign(fake_retail, CampaignTerms("sku_mist", 990, 3, 24), publish=False)
+        assert refusal(campaigns.end_campaign, draft.id) == "campaign_not_published"
+    with as_user(OTHER_BRAND):
+        assert refusal(teams.list_joinable, gate, draft.id, 10) == "campaign_not_found"
+    published_at = now() + timedelta(days=31)  # past the 30 days it would have run from its creation
+    with as_user(BRAND), frozen_at(published_at):
+        live = campaigns.publish_campaign(draft.id)
+        assert campaigns.status_of(live) == "live"
+    assert (live.start_time, live.end_time) == (published_at, published_at + timedelta(days=30))
+    with as_user(BRAND):
+        dated = campaigns.create_campaign(
+            fake_retail, CampaignTerms("sku_mist", 990, 3, 24, end_time=now() + timedelta(days=1)), publish=False
+        )
+    with as_user(BRAND), frozen_at(now() + timedelta(days=2)):
+        assert refusal(campaigns.publish_campaign, dated.id) == "invalid_schedule"
 
 
 def test_a_leader_who_leaves_hands_the_team_on_and_a_lone_leader_cancels_it(mongo_db, gate, fake_retail):

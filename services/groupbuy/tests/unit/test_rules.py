@@ -39,6 +39,7 @@ def test_zeros_mean_the_documented_defaults():
         ({"expiry_hours": 73}, "invalid_expiry"),
         ({"expiry_hours": -1}, "invalid_expiry"),
         ({"seat_allotment": 1_000_001}, "invalid_allotment"),
+        ({"team_size": 50, "seat_allotment": 49}, "invalid_allotment"),  # not one team could form
         ({"end_time": AT - timedelta(seconds=1)}, "invalid_schedule"),
         ({"start_time": AT + timedelta(days=2), "end_time": AT + timedelta(days=1)}, "invalid_schedule"),
         ({"limits": UserLimits(teams_joined=101)}, "invalid_limits"),
@@ -125,3 +126,11 @@ def test_order_paid_data_without_a_total_is_refused(order_paid):
     del data["total_fen"]
     with pytest.raises(InvalidArgument, match="total_fen"):
         paid_orders.from_order_paid(data)
+
+
+def test_a_solo_order_key_fits_what_retail_accepts():
+    campaign_id = "cmp_6650a1f2c3d4e5f6a7b8c9d1"
+    fits = "k" * (128 - len(f"solo:{campaign_id}:"))
+    assert len(teams.solo_order_key(campaign_id, fits)) == 128
+    with pytest.raises(InvalidArgument, match=f"longer than {len(fits)} characters"):
+        teams.solo_order_key(campaign_id, fits + "k")
