@@ -265,6 +265,7 @@ def test_open_a_team(client: TestClient, auth: Auth, plan: Plan) -> None:
         "seat_no": 1,
         "leader": True,
         "status": "held",
+        "release_reason": None,
         "quantity": 2,
         "order_id": None,
         "price": money(2 * GROUP_PRICE_FEN),

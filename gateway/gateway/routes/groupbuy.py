@@ -319,7 +319,17 @@ class Seat(BaseModel):
     seat_no: int = Field(..., description="1..team_size; the leader's seat is the lowest held.", examples=[1])
     leader: bool = Field(..., examples=[True])
     status: str = Field(
-        ..., description="held (claimed, not paid: released at hold_expires_at) or paid.", examples=["held"]
+        ...,
+        description=(
+            "held (claimed, not paid: released at hold_expires_at), paid, or released (gone: its order, if any, "
+            "was cancelled or refunded; only in the caller's own seat list)."
+        ),
+        examples=["held"],
+    )
+    release_reason: str | None = Field(
+        ...,
+        description="For a released seat: left, hold_expired, order_cancelled or team_closed.",
+        examples=[None],
     )
     quantity: int = Field(..., examples=[1])
     order_id: str | None = Field(
@@ -339,6 +349,7 @@ class Seat(BaseModel):
             seat_no=seat.seat_no,
             leader=seat.leader,
             status=enum_label(seat, "status", "SEAT_STATUS_"),
+            release_reason=seat.release_reason or None,
             quantity=seat.quantity,
             order_id=seat.order_id or None,
             price=Money.from_pb(seat.price),

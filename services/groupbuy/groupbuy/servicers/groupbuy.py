@@ -29,7 +29,11 @@ TEAM_STATUS = {
     TeamStatus.FORMED: pb.TEAM_STATUS_FORMED,
     TeamStatus.FAILED: pb.TEAM_STATUS_FAILED,
 }
-SEAT_STATUS = {SeatStatus.HELD: pb.SEAT_STATUS_HELD, SeatStatus.PAID: pb.SEAT_STATUS_PAID}
+SEAT_STATUS = {
+    SeatStatus.HELD: pb.SEAT_STATUS_HELD,
+    SeatStatus.PAID: pb.SEAT_STATUS_PAID,
+    SeatStatus.RELEASED: pb.SEAT_STATUS_RELEASED,
+}
 
 
 def campaign_pb(campaign: Campaign, gate: SeatGate | None = None) -> pb.Campaign:
@@ -72,6 +76,7 @@ def seat_pb(seat: Seat, leader_id: str) -> pb.Seat:
         hold_expires_at=timestamp(seat.hold_expires_at if seat.status == SeatStatus.HELD else None),
         claimed_at=timestamp(seat.claimed_at),
         paid_at=timestamp(seat.paid_at),
+        release_reason=seat.release_reason if seat.status == SeatStatus.RELEASED else "",
     )
 
 

@@ -127,3 +127,7 @@ def test_a_team_through_the_api_members_see_seats_others_see_the_team(stub, fake
     funnel = pb.GetCampaignFunnelRequest(campaign_id=campaign.id)
     assert refusal(stub.GetCampaignFunnel, funnel, user_("u_a")) == (grpc.StatusCode.PERMISSION_DENIED, "role_required")
     assert stub.GetCampaignFunnel(funnel, metadata=as_(BRAND), timeout=10).totals.joins == 1
+
+    stub.LeaveTeam(pb.LeaveTeamRequest(team_id=team_id), metadata=user_("u_a"), timeout=10)
+    [left] = stub.ListMySeats(pb.ListMySeatsRequest(), metadata=user_("u_a"), timeout=10).seats
+    assert (left.status, left.release_reason, left.leader) == (pb.SEAT_STATUS_RELEASED, "left", False)
