@@ -157,7 +157,7 @@ class GroupbuyServicer(pb_grpc.GroupbuyServiceServicer):
         status = STATUS_FILTER.get(request.status)
         found, cursor = campaigns.list_campaigns(request.page.cursor, request.page.limit, request.sku_id, status)
         return pb.ListCampaignsResponse(
-            campaigns=[campaign_pb(c) for c in found], page=page_pb2.PageResponse(next_cursor=cursor)
+            campaigns=[campaign_pb(c, self.gate) for c in found], page=page_pb2.PageResponse(next_cursor=cursor)
         )
 
     # ── teams ───────────────────────────────────────────────────────────────────────────────

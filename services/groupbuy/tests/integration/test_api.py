@@ -108,6 +108,8 @@ def test_a_team_through_the_api_members_see_seats_others_see_the_team(stub, fake
     ordered = stub.PlaceSeatOrder(pb.PlaceSeatOrderRequest(team_id=team_id), metadata=user_("u_a"), timeout=10).seat
     assert ordered.order_id and [c.service for c in fake_retail.callers[-1:]] == ["groupbuy"]
 
+    listed = stub.ListCampaigns(pb.ListCampaignsRequest(), metadata=user_("u_x"), timeout=10).campaigns
+    assert [(c.id, c.seats_claimed) for c in listed] == [(campaign.id, 2)]
     seen = stub.GetTeam(pb.GetTeamRequest(team_id=team_id), metadata=user_("u_a"), timeout=10).team
     assert [s.user_id for s in seen.seats] == ["u_lead", "u_a"] and seen.seats_claimed == 2
     stranger = stub.GetTeam(pb.GetTeamRequest(team_id=team_id), metadata=user_("u_x"), timeout=10).team
