@@ -1,7 +1,9 @@
 """The fission funnel (裂变漏斗): shares → opens → joins → paid → formed, per campaign and per inviter.
 
 Counted from the records themselves (shares, teams, seats), so the funnel is as exact as they are
-and needs no counters kept in step with them.
+and needs no counters kept in step with them. A join is a person joining a team: leaving and joining
+again (a new seat record each time) counts once, so an inviter's joins cannot be inflated that way;
+likewise paid. An inviter's formed are the seats a formed team was formed with.
 """
 
 from __future__ import annotations
@@ -38,25 +40,35 @@ def campaign_funnel(campaign_id: str, top_inviters: int) -> Funnel:
     campaign = owned_campaign(campaign_id)
     if not 0 <= top_inviters <= MAX_INVITERS:
         raise InvalidArgument(f"top_inviters is 1..{MAX_INVITERS}", "invalid_limit")
-    formed = [t.id for t in Team.objects(campaign_id=campaign.id, status=TeamStatus.FORMED).only("id")]
-    joined = Seat.objects(campaign_id=campaign.id, kind=SeatKind.JOINED)
+    formed = list(Team.objects(campaign_id=campaign.id, status=TeamStatus.FORMED).only("paid_seats"))
+    formed_with = {seat_id for team in formed for seat_id in team.paid_seats}
+    fields = ("id", "team_id", "user_id", "kind", "paid_at", "inviter_id")
+    seats = list(Seat.objects(campaign_id=campaign.id).only(*fields))
     totals = Counts(
         shares=Share.objects(campaign_id=campaign.id).count(),
         opens=Team.objects(campaign_id=campaign.id).count(),
-        joins=joined.count(),
-        paid=Seat.objects(campaign_id=campaign.id, paid_at__ne=None).count(),
+        joins=len({(s.team_id, s.user_id) for s in seats if s.kind == SeatKind.JOINED}),
+        paid=len({(s.team_id, s.user_id) for s in seats if s.paid_at is not None}),
         formed=len(formed),
     )
-    return Funnel(totals, _inviters(campaign.id, set(formed), top_inviters or DEFAULT_INVITERS))
+    return Funnel(totals, _inviters(campaign.id, seats, formed_with, top_inviters or DEFAULT_INVITERS))
 
 
-def _inviters(campaign_id: str, formed: set[str], top: int) -> list[tuple[str, Counts]]:
-    by_inviter: dict[str, Counts] = {}
-    for seat in Seat.objects(campaign_id=campaign_id, inviter_id__ne="").only("inviter_id", "paid_at", "team_id"):
-        counts = by_inviter.setdefault(seat.inviter_id, Counts())
-        counts.joins += 1
-        counts.paid += seat.paid_at is not None
-        counts.formed += seat.paid_at is not None and seat.team_id in formed
+def _inviters(campaign_id: str, seats: list[Seat], formed_with: set[str], top: int) -> list[tuple[str, Counts]]:
+    joins: dict[str, set[tuple[str, str]]] = {}
+    paid: dict[str, set[tuple[str, str]]] = {}
+    formed: Counter[str] = Counter()
+    for seat in seats:
+        if not seat.inviter_id:
+            continue
+        joins.setdefault(seat.inviter_id, set()).add((seat.team_id, seat.user_id))
+        if seat.paid_at is not None:
+            paid.setdefault(seat.inviter_id, set()).add((seat.team_id, seat.user_id))
+        formed[seat.inviter_id] += seat.id in formed_with
+    by_inviter = {
+        inviter: Counts(joins=len(people), paid=len(paid.get(inviter, ())), formed=formed[inviter])
+        for inviter, people in joins.items()
+    }
     shares = Counter(s.sharer_id for s in Share.objects(campaign_id=campaign_id).only("sharer_id"))
     for sharer, n in shares.items():
         by_inviter.setdefault(sharer, Counts()).shares = n

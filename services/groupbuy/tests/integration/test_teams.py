@@ -252,6 +252,10 @@ def test_share_codes_credit_the_sharer_in_the_funnel(mongo_db, gate, fake_retail
     with as_user(user("u_lead")):
         code = teams.share_team(team.id)
         assert teams.share_team(team.id) == code
+    for _ in range(3):  # joins, leaves and joins again through the code: still one person joining
+        seat = join_as(gate, "u_a", share_code=code)
+        with as_user(user("u_a")):
+            teams.leave_team(gate, team.id)
     seat = join_as(gate, "u_a", share_code=code)
     assert seat.inviter_id == "u_lead"
     pay(gate, fake_retail, "u_lead", team.id)
