@@ -252,6 +252,11 @@ class SeatGate:
         if self.redis.exists(key):
             self.redis.pipeline().hset(key, "exp", _epoch_ms(expires_at)).incr(f"{_prefix(campaign_id)}:gen").execute()
 
+    def team_open(self, campaign_id: str, team_id: str) -> bool | None:
+        """Whether the gate still takes seats for the team; None if it does not know the team."""
+        flag = self.redis.hget(f"{_prefix(campaign_id)}:t:{team_id}", "open")
+        return None if flag is None else flag == "1"
+
     def close_team(self, campaign_id: str, team_id: str) -> None:
         p = _prefix(campaign_id)
         self._close(keys=[f"{p}:t:{team_id}", f"{p}:joinable", f"{p}:gen"], args=[team_id])

@@ -93,14 +93,18 @@ def _ensure_leader(gate: SeatGate, team_id: str) -> None:
         return
     seats = list(Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)).order_by("seat_no"))
     if not seats:
+        gate.close_team(team.campaign_id, team.id)  # first: a join the gate granted meanwhile finds it shut
         event = team_event("team_failed", team, reason=FailureReason.LEADER_LEFT, order_ids=[])
-        if Team.objects(id=team.id, status=TeamStatus.FORMING).update_one(
+        if not Team.objects(id=team.id, status=TeamStatus.FORMING).update_one(
             set__status=TeamStatus.FAILED,
             set__failure_reason=FailureReason.LEADER_LEFT,
             set__closed_at=now(),
             push__outbox=event,
         ):
-            gate.close_team(team.campaign_id, team.id)
+            return
+        # a seat inserted before the gate shut would otherwise sit in a cancelled team
+        for late in Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)):
+            release_seat(gate, late, ReleaseReason.TEAM_CLOSED, team_must_form=False)
         return
     if any(s.user_id == team.leader_id for s in seats):
         return

@@ -139,12 +139,22 @@ def _take(gate: SeatGate, campaign: Campaign, team_id: str, kind: SeatKind, quan
             _undo(gate, claim, new_team)
             raise
         gate.settled(claim)
-        if new_team is None and not Team.objects(id=team_id, status=TeamStatus.FORMING).only("id").first():
-            # the team closed between the gate's grant and the insert: the seat goes again
+        if new_team is None and _closed_meanwhile(gate, campaign.id, team_id):
             release_seat(gate, seat, rules.ReleaseReason.TEAM_CLOSED, team_must_form=False)
             raise REFUSALS["team_closed"]()
         return seat
     raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
+
+
+def _closed_meanwhile(gate: SeatGate, campaign_id: str, team_id: str) -> bool:
+    """Whether the team closed between the gate's grant and the seat's insert. Every close shuts the
+    team in the gate before it looks for seats to release, so a seat inserted before the gate shut
+    is released by the close, and one inserted after finds it shut here (MongoDB is asked only when
+    the gate does not know the team)."""
+    is_open = gate.team_open(campaign_id, team_id)
+    if is_open is None:
+        return not Team.objects(id=team_id, status=TeamStatus.FORMING).only("id").first()
+    return not is_open
 
 
 def _undo(gate: SeatGate, claim: Claim, new_team: Team | None) -> None:
