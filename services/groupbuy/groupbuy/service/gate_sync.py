@@ -7,7 +7,8 @@ import logging
 from datetime import timedelta
 
 from groupbuy.documents import Seat, Team
-from groupbuy.domain.teams import ACTIVE_SEATS, TeamStatus, quota_of, slot_of
+from groupbuy.domain.teams import ACTIVE_SEATS, SeatKind, TeamStatus, quota_of, slot_of
+from groupbuy.service import team_life
 from groupbuy.service.seat_gate import Claim, GateMoved, GateSeat, GateTeam, SeatGate
 from mallkit.clock import now
 from mallkit.errors import Unavailable
@@ -18,12 +19,6 @@ log = logging.getLogger(__name__)
 PENDING_GRACE = timedelta(seconds=60)
 # Snapshots a rebuild may take while releases keep moving the gate, before it asks to retry later.
 REBUILD_ATTEMPTS = 5
-
-
-def claim_of(seat: Seat) -> Claim:
-    """What the seat holds in the gate (slot 0 / quota "" for places already given back)."""
-    return Claim(seat.campaign_id, seat.team_id, seat.user_id, seat.seat_no, slot_of(seat.allot_key) or 0,
-                 quota_of(seat.quota_key))  # fmt: skip
 
 
 def rebuild(gate: SeatGate, campaign_id: str) -> None:
@@ -73,9 +68,21 @@ def sweep_pending(gate: SeatGate, campaign_id: str) -> int:
             gate.give_back(claim)
             given_back += 1
             log.warning("gave back a seat claim lost before MongoDB: %s", claim.member)
+            if claim.quota.startswith(SeatKind.OPENED):  # the team may have been stored without its leader's seat
+                _team_without_its_opener(gate, claim)
         else:
             gate.settled(claim)
     return given_back
+
+
+def _team_without_its_opener(gate: SeatGate, claim: Claim) -> None:
+    """A crash between storing a new team and its seat 1 leaves a team whose leader holds no seat:
+    it would take members whose payments never start its clock. It is cancelled (or, if members
+    joined meanwhile, led by the first of them); a team never stored is dropped from the gate."""
+    if Team.objects(id=claim.team_id).only("id").first() is None:
+        gate.drop_team(claim.campaign_id, claim.team_id)
+    else:
+        team_life.ensure_leader(gate, claim.team_id)
 
 
 def repair(gate: SeatGate, campaign_id: str) -> int:

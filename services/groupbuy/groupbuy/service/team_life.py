@@ -20,9 +20,17 @@ from typing import Any
 from groupbuy.config import SERVICE
 from groupbuy.documents import Campaign, Seat, Team
 from groupbuy.domain import teams as rules
-from groupbuy.domain.teams import ACTIVE_SEATS, FailureReason, ReleaseReason, SeatKind, SeatStatus, TeamStatus
-from groupbuy.service.gate_sync import claim_of
-from groupbuy.service.seat_gate import SeatGate
+from groupbuy.domain.teams import (
+    ACTIVE_SEATS,
+    FailureReason,
+    ReleaseReason,
+    SeatKind,
+    SeatStatus,
+    TeamStatus,
+    quota_of,
+    slot_of,
+)
+from groupbuy.service.seat_gate import Claim, SeatGate
 from mallkit import sweeps
 from mallkit.clock import now
 from mallkit.events import new_event
@@ -45,6 +53,12 @@ def seat_event(type_: str, seat: Seat, **extra: Any) -> dict:
 
 def _orders(seat_ids: list[str]) -> list[str]:
     return [s.order_id for s in Seat.objects(id__in=seat_ids).only("order_id") if s.order_id]
+
+
+def claim_of(seat: Seat) -> Claim:
+    """What the seat holds in the gate (slot 0 / quota "" for places already given back)."""
+    return Claim(seat.campaign_id, seat.team_id, seat.user_id, seat.seat_no, slot_of(seat.allot_key) or 0,
+                 quota_of(seat.quota_key))  # fmt: skip
 
 
 # ── releasing a seat ────────────────────────────────────────────────────────────────────────
@@ -82,11 +96,11 @@ def release_seat(gate: SeatGate, seat: Seat, reason: ReleaseReason, *, team_must
         return False
     gate.give_back(claim_of(seat))
     log.info("seat %s of team %s released (%s)", seat.id, seat.team_id, reason)
-    _ensure_leader(gate, seat.team_id)
+    ensure_leader(gate, seat.team_id)
     return True
 
 
-def _ensure_leader(gate: SeatGate, team_id: str) -> None:
+def ensure_leader(gate: SeatGate, team_id: str) -> None:
     """The leader is the lowest seat still held; a team left with no member is cancelled."""
     team = Team.objects.get(id=team_id)
     if team.status != TeamStatus.FORMING:

@@ -318,3 +318,24 @@ def test_a_crash_between_the_gate_and_mongodb_neither_loses_nor_doubles_a_seat(m
     join_as(gate, "u_late", team.id)  # the lost place is free again, and only that one
     assert refusal(join_as, gate, "u_lost", team.id) == "team_full"
     assert sorted(s.user_id for s in Seat.objects(team_id=team.id)) == ["u_kept", "u_late", "u_lead"]
+
+
+def test_a_team_stored_without_its_openers_seat_is_cancelled_when_the_claim_is_given_back(
+    mongo_db, gate, fake_retail, monkeypatch
+):
+    campaign = live_campaign(fake_retail, team_size=3)
+
+    def crash(*args, **kwargs):  # the process dies after the team is stored, before its seat 1
+        raise SystemExit
+
+    monkeypatch.setattr(teams, "_undo", lambda *args: None)  # a dying process undoes nothing
+    monkeypatch.setattr(Seat, "save", crash)
+    with pytest.raises(SystemExit):
+        open_as(gate, "u_lead", campaign)
+    monkeypatch.undo()
+    [team] = Team.objects(campaign_id=campaign.id)
+    assert (team.status, Seat.objects(team_id=team.id).count()) == ("forming", 0)
+    with frozen_at(now() + gate_sync.PENDING_GRACE + timedelta(seconds=1)):
+        assert gate_sync.repair(gate, campaign.id) == 1
+    assert (team.reload().status, team.failure_reason) == ("failed", "leader_left")
+    assert teams.list_joinable(gate, campaign.id, 10) == [] and gate.claimed(campaign.id) == 0
