@@ -41,6 +41,11 @@ class OutboxDocument(me.Document):
     meta: dict[str, Any] = {"abstract": True, "indexes": [{"fields": ["outbox.type"], "sparse": True}]}
 
 
+def encode(event: dict[str, Any]) -> bytes:
+    """The message body; TypeError or ValueError for an event that is not JSON."""
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
 class Publisher:
     """One pika connection with publisher confirms, opened lazily and reopened after failures."""
 
@@ -61,12 +66,13 @@ class Publisher:
             self._channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
         return self._channel
 
-    def publish(self, event: dict[str, Any]) -> None:
-        """Returns once the broker confirmed; raises UnroutableError when no queue is bound."""
+    def publish(self, event: dict[str, Any], body: bytes | None = None) -> None:
+        """Returns once the broker confirmed; raises UnroutableError when no queue is bound.
+        `body`: the event already encoded (`encode(event)`)."""
         self._ensure().basic_publish(
             exchange=self.exchange,
             routing_key=event["type"],
-            body=json.dumps(event, ensure_ascii=False).encode(),
+            body=encode(event) if body is None else body,
             properties=pika.BasicProperties(
                 content_type="application/json",
                 delivery_mode=pika.DeliveryMode.Persistent,
@@ -201,13 +207,13 @@ class OutboxRelay:
             published += published_here
 
     def _publish_from(self, collection: Any, documents: Any) -> int:
-        holders, done = [], []
+        holders: list[Any] = []
+        done: list[str] = []
         held = set(self._held_types())
         try:
             for doc in documents:
-                if published_here := self._publish_all(doc["outbox"], held):
-                    holders.append(doc["_id"])
-                    done += published_here
+                holders.append(doc["_id"])
+                self._publish_all(doc["outbox"], held, done)
         finally:  # also when the broker fails mid-batch: what it confirmed is not published again
             if done:  # event ids are unique: one write clears the batch from every document holding it
                 collection.update_many({"_id": {"$in": holders}}, {"$pull": {"outbox": {"event_id": {"$in": done}}}})
@@ -218,19 +224,22 @@ class OutboxRelay:
         held = self._held.copy()  # request threads read it (nudge) while the relay thread writes it
         return sorted(kind for kind, (_, retry_at) in held.items() if retry_at > now)
 
-    def _publish_all(self, events: list[dict[str, Any]], held: set[str]) -> list[str]:
-        """Publish what can be, skipping `held` types (a type found unroutable joins them);
-        returns the ids to remove from the document's outbox."""
-        done: list[str] = []
+    def _publish_all(self, events: list[dict[str, Any]], held: set[str], done: list[str]) -> None:
+        """Publish what can be, skipping `held` types (a type found unroutable joins them); adds
+        the ids to remove from the outbox to `done` as it goes."""
         for event in events:
             kind = event["type"]
             if kind in held:
                 continue
             try:
-                self.publisher.publish(event)
+                body = encode(event)
             except (TypeError, ValueError) as exc:  # not JSON (a datetime in its data...): it never will be
                 log.error("dropping event %s (%s), it cannot be sent: %r; the event: %r", event["event_id"], kind,
                           exc, event)  # fmt: skip
+                done.append(event["event_id"])
+                continue
+            try:
+                self.publisher.publish(event, body)
             except pika.exceptions.UnroutableError:
                 since = self._unroutable_since.setdefault(kind, time.monotonic())
                 if time.monotonic() - since < self.unroutable_ttl.total_seconds():
@@ -243,7 +252,6 @@ class OutboxRelay:
                 self._held.pop(kind, None)
                 self._unroutable_since.pop(kind, None)
             done.append(event["event_id"])
-        return done
 
 
 def wait_until_drained(documents: list[type[OutboxDocument]], timeout: float = 10.0) -> bool:
