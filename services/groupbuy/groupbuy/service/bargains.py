@@ -407,8 +407,10 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
         # retail made no order for this call: thaw the price if the freeze is ours or abandoned
         if bargain.ordering_token == token or _abandoned(bargain):
             previous = BargainStatus.COMPLETED if bargain.helps >= bargain.helpers_needed else BargainStatus.ACTIVE
+            # a freeze from before freezes carried a token has none stored ("" is the default read)
+            token_now = [bargain.ordering_token] if bargain.ordering_token else ["", None]
             Bargain.objects(
-                id=bargain.id, status=BargainStatus.ORDERING.value, ordering_token=bargain.ordering_token
+                id=bargain.id, status=BargainStatus.ORDERING.value, ordering_token__in=token_now
             ).update_one(
                 set__status=previous.value, set__order_price_fen=0, set__ordering_token="", set__ordering_since=None
             )

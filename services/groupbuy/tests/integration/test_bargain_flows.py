@@ -483,6 +483,17 @@ def test_a_bargain_whose_order_is_cancelled_unpaid_is_lost_and_may_be_started_ag
     assert start(ALICE, cmp.id).id != bargain.id
 
 
+def test_a_freeze_stored_before_freezes_had_a_token_is_thawed_too(campaign, retail, rds):
+    bargain = start(ALICE, campaign().id)
+    Bargain._get_collection().update_one(
+        {"_id": bargain.id}, {"$set": {"status": "ordering", "order_price_fen": 10_000}}
+    )  # as an older version froze it: no ordering_token, no ordering_since
+    retail.refuse = FailedPrecondition("out of stock", "out_of_stock")
+    with pytest.raises(FailedPrecondition):
+        buy(ALICE, bargain.id, retail)
+    assert Bargain.objects.get(id=bargain.id).status == "active"
+
+
 def test_buy_refusals(campaign, retail, rds):
     bargain = start(ALICE, campaign().id)
     assert refused(lambda: buy(user("bob"), bargain.id, retail)) == "bargain_not_found"
