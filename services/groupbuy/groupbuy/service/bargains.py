@@ -72,6 +72,7 @@ from mallkit.errors import (
     Unavailable,
 )
 from mallkit.events import new_event
+from socialmall.retail.v1 import retail_pb2
 
 log = logging.getLogger(__name__)
 
@@ -415,6 +416,9 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
                 set__status=previous.value, set__order_price_fen=0, set__ordering_token="", set__ordering_since=None
             )
         raise
+    if order.status == retail_pb2.ORDER_STATUS_CANCELLED:  # this key's order timed out unpaid meanwhile
+        order_cancelled(bargain.id, order.id, who.user_id)
+        raise FailedPrecondition("the bargain's order was cancelled unpaid; the bargain is lost", "bargain_expired")
     Bargain.objects(id=bargain.id, status=BargainStatus.ORDERING.value).update_one(
         set__status=BargainStatus.ORDERED.value,
         set__order_id=order.id,
@@ -425,15 +429,18 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
     return bargain.reload()
 
 
-def order_cancelled(order_id: str) -> bool:
+def order_cancelled(bargain_id: str, order_id: str, buyer_id: str) -> bool:
     """retail cancelled a bargain's order unpaid (its payment timed out): the bargain is lost, as
     if it had expired, and its initiator may start another (retail keeps answering the bargain's
-    idempotency key with the cancelled order, so it cannot be bought again). True if it changed."""
-    at = now()
+    idempotency key with the cancelled order, so it cannot be bought again). Also a bargain still
+    frozen for its purchase whose order was never recorded (the call that made it stopped short).
+    Only the initiator's order counts: anyone may attribute an order of theirs to a bargain id.
+    True if it changed."""
+    expire = {"set__status": BargainStatus.EXPIRED.value, "set__expired_at": now(), "set__open_key": f"x:{bargain_id}"}
+    mine = Bargain.objects(id=bargain_id, initiator_id=buyer_id)
     return bool(
-        Bargain.objects(order_id=order_id, status=BargainStatus.ORDERED.value).update_one(
-            set__status=BargainStatus.EXPIRED.value, set__expired_at=at
-        )
+        mine.filter(status=BargainStatus.ORDERED.value, order_id=order_id).update_one(**expire)
+        or mine.filter(status=BargainStatus.ORDERING.value, order_id="").update_one(**expire)
     )
 
 

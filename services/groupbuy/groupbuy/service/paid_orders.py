@@ -62,7 +62,8 @@ def order_cancelled(gate: SeatGate, event: dict[str, Any]) -> bool:
     if order_id := _team_order(event):
         return team_life.order_cancelled(gate, order_id)
     if order_id := _attributed_order(event, "bargain_id"):
-        return bargains.order_cancelled(order_id)
+        data = event["data"]
+        return bargains.order_cancelled(data["attribution"]["bargain_id"], order_id, str(data.get("buyer_id", "")))
     return False
 
 

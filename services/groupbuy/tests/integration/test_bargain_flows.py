@@ -476,11 +476,32 @@ def test_a_bargain_whose_order_is_cancelled_unpaid_is_lost_and_may_be_started_ag
     cmp = campaign()
     bargain = start(ALICE, cmp.id)
     ordered = buy(ALICE, bargain.id, retail)
-    cancelled = {"data": {"order_id": ordered.order_id, "attribution": {"bargain_id": bargain.id}}}
-    assert paid_orders.order_cancelled(gate, cancelled)
-    assert paid_orders.order_cancelled(gate, cancelled) is False  # delivered twice
+
+    def cancelled(order_id: str, buyer_id: str) -> dict:
+        return {"data": {"order_id": order_id, "buyer_id": buyer_id, "attribution": {"bargain_id": bargain.id}}}
+
+    # anyone may attribute an order of theirs to a bargain: only the initiator's bargain order counts
+    assert not paid_orders.order_cancelled(gate, cancelled("ord_other", "u_mallory"))
+    assert not paid_orders.order_cancelled(gate, cancelled("ord_other", ALICE.user_id))
+    assert paid_orders.order_cancelled(gate, cancelled(ordered.order_id, ALICE.user_id))
+    assert paid_orders.order_cancelled(gate, cancelled(ordered.order_id, ALICE.user_id)) is False  # delivered twice
     assert Bargain.objects.get(id=bargain.id).status == "expired"
     assert start(ALICE, cmp.id).id != bargain.id
+
+
+def test_a_purchase_whose_order_was_cancelled_before_it_was_recorded_loses_the_bargain(campaign, retail):
+    bargain = start(ALICE, campaign().id)
+    retail.refuse = Unavailable("retail timed out after making the order")
+    with pytest.raises(Unavailable):
+        buy(ALICE, bargain.id, retail)
+    retail.refuse = None
+    retail.orders[(ALICE.user_id, bargain.id)] = retail_pb2.Order(
+        id="ord_dead", buyer_id=ALICE.user_id, status=retail_pb2.ORDER_STATUS_CANCELLED
+    )
+    with pytest.raises(FailedPrecondition) as err:  # the retry gets retail's cancelled order back
+        buy(ALICE, bargain.id, retail, T0 + timedelta(minutes=40))
+    assert err.value.code == "bargain_expired"
+    assert Bargain.objects.get(id=bargain.id).status == "expired"
 
 
 def test_a_freeze_stored_before_freezes_had_a_token_is_thawed_too(campaign, retail, rds):
