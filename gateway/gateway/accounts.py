@@ -102,7 +102,7 @@ def refresh(token: str, settings: GatewaySettings) -> Session:
     if account is None or account.status != AccountStatus.ACTIVE:
         _revoke_family(found.family_id, "account_disabled")
         raise Unauthenticated("the account cannot sign in", "account_disabled")
-    if account.password_changed_at != family.password_changed_at:  # signed in as the password changed
+    if _outdated(account, family):
         _revoke_family(found.family_id, "password_changed")
         raise Unauthenticated("the session has ended; log in again", "refresh_token_revoked")
     return Session(_with_bootstrap_roles(account, settings), _issue_refresh_token(account.id, family.id, settings))
@@ -121,7 +121,7 @@ def change_password(user_id: str, current: str, new: str, settings: GatewaySetti
     if not security.verify_password(account.password_hash, current):
         raise PermissionDenied("the current password is wrong", "invalid_credentials")
     _set_password(account, new)
-    return _open_session(account.reload(), settings)
+    return _open_session(account, settings)
 
 
 def reset_password(phone: str, new: str) -> None:
@@ -268,13 +268,26 @@ def _revoke_family(family_id: str, reason: str) -> None:
 
 
 def _set_password(account: Account, password: str) -> None:
+    """Set it and end every session; `account` then holds the change's time as written (not as a
+    concurrent change may have left it), so a session opened from it carries this one's version."""
+    changed_at = now()
     Account.objects(id=account.id).update_one(
-        set__password_hash=security.hash_password(password), set__password_changed_at=now()
+        set__password_hash=security.hash_password(password), set__password_changed_at=changed_at
     )
     RefreshFamily.objects(user_id=account.id, revoked_at=None).update(
         set__revoked_at=now(), set__revoked_reason="password_changed"
     )
     account.reload()
+    account.password_changed_at = changed_at
+
+
+def _outdated(account: Account, family: RefreshFamily) -> bool:
+    """Whether the session signed in under a password that has changed since (a sign-in racing the
+    change opened it after the change revoked every session). A session from before sessions
+    recorded the version is judged by when it began."""
+    if family.password_changed_at is None:
+        return account.password_changed_at is not None and account.password_changed_at > family.created_at
+    return account.password_changed_at != family.password_changed_at
 
 
 def _looks_like_token(token: str) -> bool:

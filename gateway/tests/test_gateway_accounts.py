@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from gateway import security
 from gateway.codes import PREFIX as CODE_PREFIX
-from gateway.documents import Account, RefreshToken
+from gateway.documents import Account, RefreshFamily, RefreshToken
 from gateway.tests.conftest import JWT_SECRET, new_phone
 
 API = "/api/v1"
@@ -291,6 +291,13 @@ def test_a_sign_in_racing_a_password_change_gets_no_lasting_session(
     raced = client.post(f"{API}/auth/login/password", json={"phone": phone, "password": PASSWORD})
     assert raced.status_code == 200, raced.text  # its access token lives out its 15 minutes
     assert error_code(refresh(client, raced.json()["refresh_token"])) == "refresh_token_revoked"
+
+
+def test_a_session_from_before_sessions_recorded_the_password_version_keeps_working(client: TestClient) -> None:
+    tokens = register(client)
+    family_id = RefreshToken.objects.get(id=security.token_digest(tokens["refresh_token"])).family_id
+    RefreshFamily._get_collection().update_one({"_id": family_id}, {"$unset": {"password_changed_at": ""}})
+    assert refresh(client, tokens["refresh_token"]).status_code == 200
 
 
 def test_reset_password_with_a_code(client: TestClient) -> None:
