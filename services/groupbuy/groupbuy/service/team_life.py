@@ -107,7 +107,6 @@ def ensure_leader(gate: SeatGate, team_id: str) -> None:
         return
     seats = list(Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)).order_by("seat_no"))
     if not seats:
-        gate.close_team(team.campaign_id, team.id)  # first: a join the gate granted meanwhile finds it shut
         event = team_event("team_failed", team, reason=FailureReason.LEADER_LEFT, order_ids=[])
         if not Team.objects(id=team.id, status=TeamStatus.FORMING).update_one(
             set__status=TeamStatus.FAILED,
@@ -116,7 +115,8 @@ def ensure_leader(gate: SeatGate, team_id: str) -> None:
             push__outbox=event,
         ):
             return
-        # a seat inserted before the gate shut would otherwise sit in a cancelled team
+        # as every close: shut in the gate, then release what joined in between (teams._closed_meanwhile)
+        gate.close_team(team.campaign_id, team.id)
         for late in Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)):
             release_seat(gate, late, ReleaseReason.TEAM_CLOSED, team_must_form=False)
         return
