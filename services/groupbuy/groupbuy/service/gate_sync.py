@@ -9,7 +9,7 @@ from datetime import timedelta
 from groupbuy.documents import Seat, Team
 from groupbuy.domain.teams import ACTIVE_SEATS, SeatKind, TeamStatus, quota_of, slot_of
 from groupbuy.service import team_life
-from groupbuy.service.seat_gate import Claim, GateMoved, GateSeat, GateTeam, SeatGate
+from groupbuy.service.seat_gate import Claim, GateSeat, GateTeam, SeatGate
 from mallkit.clock import now
 from mallkit.errors import Unavailable
 
@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 
 # A claim granted by the gate and still not in MongoDB after this long was lost to a crash.
 PENDING_GRACE = timedelta(seconds=60)
-# Snapshots a rebuild may take while releases keep moving the gate, before it asks to retry later.
-REBUILD_ATTEMPTS = 5
+# How long a surplus of gate places over MongoDB's must last, seen by two repairs, to be believed:
+# one seen once may be a release between its MongoDB write and its give-back.
+DRIFT_CONFIRM_SECONDS = 180
 
 
 def rebuild(gate: SeatGate, campaign_id: str) -> None:
@@ -28,14 +29,7 @@ def rebuild(gate: SeatGate, campaign_id: str) -> None:
             raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
         return
     try:
-        for _ in range(REBUILD_ATTEMPTS):
-            generation = gate.generation(campaign_id)  # before the snapshot: see seat_gate's `gen`
-            try:
-                gate.rebuild(campaign_id, *_snapshot(campaign_id), generation=generation)
-                return
-            except GateMoved:
-                continue
-        raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
+        gate.rebuild(campaign_id, *_snapshot(campaign_id))
     finally:
         gate.unlock_rebuild(campaign_id)
 
@@ -92,18 +86,28 @@ def repair(gate: SeatGate, campaign_id: str) -> int:
 
 def reconcile(gate: SeatGate, campaign_id: str) -> bool:
     """Invalidate the gate (the next claim rebuilds it) if it holds more places than MongoDB's
-    seats and its pending claims account for: a crash after a release's MongoDB write and before
-    its give-back leaves such a place taken in the gate for good, refusing joins it should grant.
-    True if it did. A give-back landing meanwhile moves the generation, and then nothing is done."""
+    seats and its pending claims account for, on two repairs in a row: a crash between a release's
+    MongoDB write and its give-back, or a release landing while the gate was being rebuilt from an
+    older snapshot, leaves such a place taken in the gate, refusing joins it should grant. True if
+    it did.
+
+    Read in this order, a claim in flight is counted by `pending` or, once stored, by MongoDB; a
+    release in flight shows as surplus once, which the second look (and the generation, which every
+    give-back moves) tells apart from a lasting one."""
     generation = gate.generation(campaign_id)
     if not gate.is_ready(campaign_id):
         return False
-    accounted = gate.pending_count(campaign_id)
     claimed = gate.claimed(campaign_id)
+    pending = gate.pending_count(campaign_id)
     held = Seat.objects(campaign_id=campaign_id, allot_key__startswith=f"{campaign_id}:").count()
-    if claimed <= held + accounted or gate.generation(campaign_id) != generation:
+    if claimed <= held + pending:
+        gate.forget_drift(campaign_id)
+        return False
+    if gate.generation(campaign_id) != generation:  # a give-back landed meanwhile: no conclusion
+        return False
+    if not gate.drift_seen_before(campaign_id, DRIFT_CONFIRM_SECONDS):
         return False
     log.warning("seat gate of %s holds %d places, MongoDB %d (+%d pending): rebuilding", campaign_id, claimed,
-                held, accounted)  # fmt: skip
+                held, pending)  # fmt: skip
     gate.invalidate(campaign_id)
     return True

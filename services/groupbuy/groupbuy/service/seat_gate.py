@@ -14,9 +14,9 @@ Keys, all under one hash tag per campaign (`gb:{<campaign>}:…`, one Redis Clus
 - `joinable`     sorted set of open teams by seats claimed (closest to forming first)
 - `pending`      sorted set of claims granted but not yet settled in MongoDB, by time: a crash
                  between the two leaves one here, and `sweep_pending` gives its places back
-- `gen`          counts the changes that follow a MongoDB write (give back, close, expiry); a rebuild
-                 reads it before its snapshot of MongoDB and writes only if it has not moved, so a
-                 release landing during a rebuild is never overwritten by the older snapshot
+- `gen`          counts the changes that follow a MongoDB write (give back, close, expiry), so that
+                 `gate_sync.reconcile` can tell a release in flight from a place the gate lost track of
+- `drift`        set while reconcile has seen the gate hold more places than MongoDB once
 
 Losing any of it is safe: a claim that meets a missing `ready` rebuilds the gate from MongoDB
 first, and a claim that MongoDB refuses (the gate was stale) invalidates the gate and retries.
@@ -142,10 +142,6 @@ class Refused:
 
 class RebuildNeeded(Exception):
     """The gate does not mirror MongoDB (flushed, restarted, or found stale)."""
-
-
-class GateMoved(Exception):
-    """A rebuild's snapshot is older than a change the gate has seen since: take it again."""
 
 
 class UnknownTeam(Exception):
@@ -289,9 +285,17 @@ class SeatGate:
     def generation(self, campaign_id: str) -> int:
         return int(self.redis.get(f"{_prefix(campaign_id)}:gen") or 0)
 
-    def rebuild(self, campaign_id: str, teams: list[GateTeam], seats: list[GateSeat], generation: int) -> None:
-        """Replace the campaign's gate with what MongoDB holds, in one MULTI, unless the gate has
-        changed since `generation` was read (before the snapshot): then GateMoved."""
+    def drift_seen_before(self, campaign_id: str, within_seconds: int) -> bool:
+        """Whether a surplus was seen before (within the time given); remembers this one if not."""
+        return not self.redis.set(f"{_prefix(campaign_id)}:drift", 1, nx=True, ex=within_seconds)
+
+    def forget_drift(self, campaign_id: str) -> None:
+        self.redis.delete(f"{_prefix(campaign_id)}:drift")
+
+    def rebuild(self, campaign_id: str, teams: list[GateTeam], seats: list[GateSeat]) -> None:
+        """Replace the campaign's gate with what MongoDB holds, in one MULTI. A release whose
+        give-back lands between the snapshot and the write leaves its place taken here;
+        `gate_sync.reconcile` finds it."""
         p = _prefix(campaign_id)
         kept = (":rebuilding", ":gen")
         stale = [k for k in self.redis.scan_iter(match=f"{p}:*", count=1000) if not k.endswith(kept)]
@@ -304,11 +308,6 @@ class SeatGate:
             if seat.team_forming and seat.team_id in members:
                 members[seat.team_id].update({f"s{seat.seat_no}": seat.user_id, f"u:{seat.user_id}": seat.seat_no})
         pipe = self.redis.pipeline(transaction=True)
-        pipe.watch(f"{p}:gen")
-        if int(pipe.get(f"{p}:gen") or 0) != generation:
-            pipe.reset()
-            raise GateMoved(campaign_id)
-        pipe.multi()
         if stale:
             pipe.delete(*stale)
         for team in teams:
@@ -324,10 +323,7 @@ class SeatGate:
         if gaps := set(range(1, top + 1)) - used_slots:
             pipe.sadd(f"{p}:free", *gaps)
         pipe.set(f"{p}:ready", 1)
-        try:
-            pipe.execute()
-        except redis.WatchError:
-            raise GateMoved(campaign_id) from None
+        pipe.execute()
         log.info("seat gate of %s rebuilt: %d seats, %d teams forming", campaign_id, len(used_slots), len(teams))
 
     def lock_rebuild(self, campaign_id: str) -> bool:
