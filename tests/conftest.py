@@ -89,6 +89,29 @@ def wire_db(mongo_db: str, mongo_uri: str) -> Iterator[Database]:
     client.close()
 
 
+PLATFORM_START_ATTEMPTS = 3
+
+
+def _start_platform(offset: int, env: dict[str, str], log: Path) -> subprocess.Popen | None:
+    """`devstack run` on `offset`, once every process is healthy; None (stopped) if it did not come up."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "scripts/devstack.py", "run", "--port-offset", str(offset), "--timeout", "90"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 100
+    while "processes healthy" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            return None
+        time.sleep(0.5)
+    return proc
+
+
 @pytest.fixture(scope="session")
 def platform(mongo_uri: str, redis_url: str, amqp_uri: str, tmp_path_factory) -> Iterator[Platform]:
     log = tmp_path_factory.mktemp("platform") / "platform.log"
@@ -100,23 +123,19 @@ def platform(mongo_uri: str, redis_url: str, amqp_uri: str, tmp_path_factory) ->
         "SOCIALMALL_ENV": "dev",
         "LOG_LEVEL": "INFO",
     }
-    offset = next(offset for offset in PORT_OFFSETS if not busy_ports(offset))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "scripts/devstack.py", "run", "--port-offset", str(offset), "--timeout", "90"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    gateway = f"http://127.0.0.1:{GATEWAY_PORT + offset}"
-    deadline = time.monotonic() + 100
-    while "processes healthy" not in log.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the platform did not come up:\n{log.read_text(errors='replace')[-6000:]}", pytrace=False)
-        time.sleep(0.5)
-    yield Platform(gateway, offset, log)
+    tried: list[int] = []
+    while True:
+        offset = next(offset for offset in PORT_OFFSETS if offset not in tried and not busy_ports(offset))
+        tried.append(offset)
+        proc = _start_platform(offset, env, log)
+        if proc is not None:
+            break
+        started = log.read_text(errors="replace")
+        # its gRPC ports lie in the ephemeral range: a connection may take one between the check and
+        # the bind (seen in CI); another offset is tried then, and nothing else is retried
+        if "Failed to bind" not in started or len(tried) == PLATFORM_START_ATTEMPTS:
+            pytest.fail(f"the platform did not come up:\n{started[-6000:]}", pytrace=False)
+    yield Platform(f"http://127.0.0.1:{GATEWAY_PORT + offset}", offset, log)
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=30)
