@@ -51,6 +51,13 @@ def to_domain_error(err: grpc.RpcError) -> errors.DomainError:
     return cls(err.details() or err.code().name, error_code(err))
 
 
+def _retry(code: grpc.StatusCode, attempt: int, backoffs: tuple[float, ...], ends: float) -> bool:
+    """Another attempt after UNAVAILABLE, if one is left and its backoff ends before the deadline."""
+    return (
+        code == grpc.StatusCode.UNAVAILABLE and attempt < len(backoffs) and time.monotonic() + backoffs[attempt] < ends
+    )
+
+
 Invoker = Callable[[Any, Any, float, list[tuple[str, str]]], Any]
 
 
@@ -91,11 +98,12 @@ class ServiceClient:
             if self.caller_service:
                 who = dataclasses.replace(who, service=self.caller_service)
             metadata = context.to_metadata(context.request_id(), who)
+            ends = time.monotonic() + (timeout or self.deadline)  # one deadline for the call, retries included
             for attempt in range(len(backoffs) + 1):
                 try:
-                    return self.invoker(multicallable, request, timeout or self.deadline, metadata)
+                    return self.invoker(multicallable, request, ends - time.monotonic(), metadata)
                 except grpc.RpcError as err:
-                    if err.code() != grpc.StatusCode.UNAVAILABLE or attempt == len(backoffs):
+                    if not _retry(err.code(), attempt, backoffs, ends):
                         raise to_domain_error(err) from err
                     time.sleep(backoffs[attempt])
             raise AssertionError("unreachable")
@@ -126,11 +134,12 @@ class AsyncServiceClient:
     ) -> Any:
         multicallable = getattr(self.stub, method)
         backoffs = RETRY_BACKOFF if method.startswith(IDEMPOTENT_PREFIXES) or method in self.idempotent else ()
+        ends = time.monotonic() + (timeout or self.deadline)  # one deadline for the call, retries included
         for attempt in range(len(backoffs) + 1):
             try:
-                return await multicallable(request, timeout=timeout or self.deadline, metadata=metadata)
+                return await multicallable(request, timeout=ends - time.monotonic(), metadata=metadata)
             except grpc.aio.AioRpcError as err:
-                if err.code() != grpc.StatusCode.UNAVAILABLE or attempt == len(backoffs):
+                if not _retry(err.code(), attempt, backoffs, ends):
                     raise to_domain_error(err) from err
                 await asyncio.sleep(backoffs[attempt])
         raise AssertionError("unreachable")

@@ -122,6 +122,16 @@ def test_every_call_has_a_deadline(server):
     client.close()
 
 
+def test_retries_stay_within_the_calls_deadline(server):
+    app, fake, _ = server
+    client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", deadline=0.15)
+    started = time.monotonic()
+    with pytest.raises(errors.Unavailable):
+        client.GetBrand(pb.GetBrandRequest(brand_id="flaky"))  # backoffs 0.05 then 0.2: no third try
+    assert time.monotonic() - started < 0.15 and fake.calls == {"GetBrand": 2}
+    client.close()
+
+
 def test_only_idempotent_calls_are_retried_on_unavailable(server):
     app, fake, _ = server
     client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", deadline=2)
