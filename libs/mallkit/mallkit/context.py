@@ -36,6 +36,8 @@ ANONYMOUS = Caller()
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller", default=ANONYMOUS)
+# when (time.monotonic()) the call being served stops being waited for; None: no deadline
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 
 
 def request_id() -> str:
@@ -46,19 +48,26 @@ def caller() -> Caller:
     return _caller.get()
 
 
+def deadline() -> float | None:
+    """When the caller of the call being served stops waiting (time.monotonic()), if it said."""
+    return _deadline.get()
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
 @contextmanager
-def bound(request_id: str, who: Caller = ANONYMOUS) -> Iterator[None]:
+def bound(request_id: str, who: Caller = ANONYMOUS, until: float | None = None) -> Iterator[None]:
     rid_token = _request_id.set(request_id)
     caller_token = _caller.set(who)
+    deadline_token = _deadline.set(until)
     try:
         yield
     finally:
         _request_id.reset(rid_token)
         _caller.reset(caller_token)
+        _deadline.reset(deadline_token)
 
 
 def from_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> tuple[str, Caller]:

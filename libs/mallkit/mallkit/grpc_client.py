@@ -98,7 +98,12 @@ class ServiceClient:
             if self.caller_service:
                 who = dataclasses.replace(who, service=self.caller_service)
             metadata = context.to_metadata(context.request_id(), who)
-            ends = time.monotonic() + (timeout or self.deadline)  # one deadline for the call, retries included
+            # one deadline for the call, retries included, and never past the one of the call served
+            ends = time.monotonic() + (timeout or self.deadline)
+            if (served := context.deadline()) is not None:
+                ends = min(ends, served)
+            if ends <= time.monotonic():
+                raise errors.Unavailable("the caller stopped waiting before this call", "deadline_exceeded")
             for attempt in range(len(backoffs) + 1):
                 try:
                     return self.invoker(multicallable, request, ends - time.monotonic(), metadata)

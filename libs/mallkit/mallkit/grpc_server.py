@@ -41,7 +41,9 @@ class KitInterceptor(grpc.ServerInterceptor):
 
         def call(request, ctx: grpc.ServicerContext):
             rid, who = context.from_metadata(ctx.invocation_metadata())
-            with context.bound(rid, who):
+            remaining = ctx.time_remaining()  # calls this one makes need not outlive it
+            until = time.monotonic() + remaining if remaining is not None else None
+            with context.bound(rid, who, until):
                 started = time.perf_counter()
                 outcome = "OK"
                 try:

@@ -20,6 +20,7 @@ class FakeRetail(pb_grpc.RetailServiceServicer):
     def __init__(self):
         self.calls: dict[str, int] = {}
         self.seen_callers: list[context.Caller] = []
+        self.seen_time_left: list[float | None] = []  # what the served call's deadline left
 
     def _count(self, name):
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -27,6 +28,8 @@ class FakeRetail(pb_grpc.RetailServiceServicer):
     def GetBrand(self, request, ctx):
         self._count("GetBrand")
         self.seen_callers.append(context.caller())
+        until = context.deadline()
+        self.seen_time_left.append(None if until is None else until - time.monotonic())
         if request.brand_id == "missing":
             raise errors.NotFound("no such brand", "brand_not_found")
         if request.brand_id == "boom":
@@ -129,6 +132,21 @@ def test_retries_stay_within_the_calls_deadline(server):
     with pytest.raises(errors.Unavailable):
         client.GetBrand(pb.GetBrandRequest(brand_id="flaky"))  # backoffs 0.05 then 0.2: no third try
     assert time.monotonic() - started < 0.15 and fake.calls == {"GetBrand": 2}
+    client.close()
+
+
+def test_a_call_made_while_serving_another_ends_with_that_ones_deadline(server):
+    app, fake, _ = server
+    client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", deadline=2)
+    with context.bound("r-late", until=time.monotonic() - 0.01), pytest.raises(errors.Unavailable) as err:
+        client.GetBrand(pb.GetBrandRequest(brand_id="b1"))  # the caller has already given up: not sent
+    assert err.value.code == "deadline_exceeded" and "GetBrand" not in fake.calls
+    client.GetBrand(pb.GetBrandRequest(brand_id="b1"))  # served with the client's 2 s deadline bound
+    assert 1.0 < fake.seen_time_left[-1] <= 2.1
+    started = time.monotonic()
+    with context.bound("r-short", until=time.monotonic() + 0.2), pytest.raises(errors.Unavailable):
+        client.GetBrand(pb.GetBrandRequest(brand_id="slow"))  # 1 s of work; the caller waits 0.2 s
+    assert time.monotonic() - started < 0.8
     client.close()
 
 
