@@ -10,18 +10,21 @@ Measured on this stack (grpcio 1.85, eventlet 0.41, Python 3.11), in a monkey-pa
   across OS threads.
 What works: one real OS thread per client makes the client's calls one at a time, while the
 calling green thread waits with eventlet.sleep. Calls to one target are thus serialized within
-a worker process; every call still has its deadline, so a slow peer delays, never blocks forever.
+a worker process; every call still has its deadline, counted from when it was asked for (the wait
+for the thread included), so a slow peer delays callers, never beyond their deadlines.
 Tests: libs/mallkit/tests/test_eventlet_grpc.py.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import eventlet
 from eventlet import patcher
 
+from mallkit import errors
 from mallkit.grpc_client import ServiceClient
 
 _threading = patcher.original("threading")
@@ -78,7 +81,16 @@ def eventlet_client(
     thread = CallThread(f"grpc-{target}")
 
     def invoke(multicallable: Any, request: Any, timeout: float, metadata: list[tuple[str, str]]) -> Any:
-        return thread.submit(lambda: multicallable(request, timeout=timeout, metadata=metadata))
+        ends = time.monotonic() + timeout
+
+        def call() -> Any:
+            if (left := ends - time.monotonic()) <= 0:  # it waited its whole deadline for the thread
+                raise errors.Unavailable(
+                    f"{target} is busy; the call's deadline passed in the queue", "deadline_exceeded"
+                )
+            return multicallable(request, timeout=left, metadata=metadata)
+
+        return thread.submit(call)
 
     return ServiceClient(
         stub_class, target, deadline=deadline, idempotent=idempotent, invoker=invoke, caller_service=caller_service

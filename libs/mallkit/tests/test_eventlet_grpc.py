@@ -38,6 +38,28 @@ print(json.dumps({"ticks": len(ticks) - before, "replies": replies}))
 """
 
 
+QUEUED = """
+import eventlet
+eventlet.monkey_patch()
+import json, sys, time
+from mallkit import errors
+from mallkit.eventlet_grpc import eventlet_client
+from socialmall.retail.v1 import retail_pb2 as pb, retail_pb2_grpc as pb_grpc
+
+client = eventlet_client(pb_grpc.RetailServiceStub, sys.argv[1], deadline=0.8)
+
+def call(i):
+    try:
+        return client.GetBrand(pb.GetBrandRequest(brand_id=f"b{i}")).brand.id
+    except errors.Unavailable as exc:
+        return exc.code
+
+started = time.monotonic()
+outcomes = list(eventlet.GreenPool(3).imap(call, range(3)))
+print(json.dumps({"outcomes": outcomes, "seconds": time.monotonic() - started}))
+"""
+
+
 class SlowRetail(pb_grpc.RetailServiceServicer):
     def GetBrand(self, request, ctx):
         time.sleep(0.5)
@@ -79,3 +101,12 @@ def test_concurrent_green_callers_all_get_their_replies(target):
 
 def test_a_blocking_stub_freezes_the_hub(target):
     assert ticks_during_calls(target, "blocking", 1) <= 2
+
+
+def test_a_call_queued_behind_slow_ones_keeps_its_own_deadline(target):
+    # three 0.5 s calls at once with a 0.8 s deadline: they run one at a time, so only the first fits
+    out = subprocess.run([sys.executable, "-c", QUEUED, target], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["outcomes"][0] == "b0" and set(result["outcomes"][1:]) == {"deadline_exceeded"}
+    assert result["seconds"] < 1.2  # not the 1.5 s three calls in a row would take
