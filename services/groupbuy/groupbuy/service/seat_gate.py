@@ -14,8 +14,8 @@ Keys, all under one hash tag per campaign (`gb:{<campaign>}:…`, one Redis Clus
 - `joinable`     sorted set of open teams by seats claimed (closest to forming first)
 - `pending`      sorted set of claims granted but not yet settled in MongoDB, by time: a crash
                  between the two leaves one here, and `sweep_pending` gives its places back
-- `gen`          counts the changes that follow a MongoDB write (give back, close, expiry), so that
-                 `gate_sync.reconcile` can tell a release in flight from a place the gate lost track of
+- `gen`          counts give-backs, so that `gate_sync.reconcile` can tell a release in flight
+                 from a place the gate lost track of
 - `drift`        set while reconcile has seen the gate hold more places than MongoDB once
 
 Losing any of it is safe: a claim that meets a missing `ready` rebuilds the gate from MongoDB
@@ -107,7 +107,6 @@ return 1
 """
 
 _CLOSE = """
-redis.call('INCR', KEYS[3])
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'open', '0') end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
@@ -246,7 +245,7 @@ class SeatGate:
     def set_expiry(self, campaign_id: str, team_id: str, expires_at: datetime) -> None:
         key = f"{_prefix(campaign_id)}:t:{team_id}"
         if self.redis.exists(key):
-            self.redis.pipeline().hset(key, "exp", _epoch_ms(expires_at)).incr(f"{_prefix(campaign_id)}:gen").execute()
+            self.redis.hset(key, "exp", _epoch_ms(expires_at))
 
     def team_open(self, campaign_id: str, team_id: str) -> bool | None:
         """Whether the gate still takes seats for the team; None if it does not know the team."""
@@ -255,7 +254,7 @@ class SeatGate:
 
     def close_team(self, campaign_id: str, team_id: str) -> None:
         p = _prefix(campaign_id)
-        self._close(keys=[f"{p}:t:{team_id}", f"{p}:joinable", f"{p}:gen"], args=[team_id])
+        self._close(keys=[f"{p}:t:{team_id}", f"{p}:joinable"], args=[team_id])
 
     def drop_team(self, campaign_id: str, team_id: str) -> None:
         """Forget a team that never made it into MongoDB."""
