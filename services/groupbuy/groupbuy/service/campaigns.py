@@ -101,7 +101,15 @@ def _visible(campaign: Campaign) -> bool:
 
 
 def get_campaign(campaign_id: str) -> Campaign:
-    found = Campaign.objects(id=campaign_id).first() if ids.is_valid(campaign_id) else None
+    return _shown(Campaign.objects(id=campaign_id).first() if ids.is_valid(campaign_id) else None, campaign_id)
+
+
+def get_cached_campaign(campaign_id: str) -> Campaign:
+    """As get_campaign, from the join path's cache (at most CACHE_SECONDS old)."""
+    return _shown(cached_campaign(campaign_id), campaign_id)
+
+
+def _shown(found: Campaign | None, campaign_id: str) -> Campaign:
     if found is None or not _visible(found):
         raise NotFound(f"campaign {campaign_id!r} not found", "campaign_not_found")
     return found

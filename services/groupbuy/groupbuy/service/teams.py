@@ -21,7 +21,7 @@ from groupbuy.domain.campaigns import CampaignStatus, require_live
 from groupbuy.domain.teams import SeatKind, SeatStatus, TeamStatus
 from groupbuy.retail import Retail, place_order
 from groupbuy.service import gate_sync
-from groupbuy.service.campaigns import cached_campaign, get_campaign, limits_of, status_of
+from groupbuy.service.campaigns import cached_campaign, get_cached_campaign, limits_of, status_of
 from groupbuy.service.seat_gate import Claim, RebuildNeeded, Refused, SeatGate, UnknownTeam
 from groupbuy.service.team_life import release_seat, seat_event, team_event
 from mallkit import ids, paging
@@ -331,7 +331,7 @@ def list_joinable(gate: SeatGate, campaign_id: str, limit: int) -> list[TeamView
     """Teams still forming with a free seat, closest to forming first; none unless the campaign
     is live (a join would be refused), and another brand's draft does not exist."""
     limit = paging.check_limit(limit)
-    campaign = get_campaign(campaign_id)
+    campaign = get_cached_campaign(campaign_id)
     if status_of(campaign) != CampaignStatus.LIVE:
         return []
     try:
