@@ -163,7 +163,8 @@ def is_seller(order: Order, who: context.Caller) -> bool:
     store_id = order.attribution.store_id
     if store_id and Store.objects(id=store_id, owner_id=who.user_id).only("id").first():
         return True
-    return bool(Brand.objects(id__in=_brand_ids([i.sku_id for i in order.items]), owner_id=who.user_id).first())
+    brand_ids = _brand_ids([i.sku_id for i in order.items])
+    return bool(Brand.objects(id__in=brand_ids, owner_id=who.user_id).only("id").first())
 
 
 def owns_brands_of(who: context.Caller, sku_ids: list[str]) -> bool:
