@@ -47,7 +47,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import mongoengine as me
 import redis as redis_lib
@@ -436,7 +436,7 @@ def order_cancelled(bargain_id: str, order_id: str, buyer_id: str) -> bool:
     frozen for its purchase whose order was never recorded (the call that made it stopped short).
     Only the initiator's order counts: anyone may attribute an order of theirs to a bargain id.
     True if it changed."""
-    expire = {"set__status": BargainStatus.EXPIRED.value, "set__expired_at": now(), "set__open_key": f"x:{bargain_id}"}
+    expire = _expiry(bargain_id, now())
     mine = Bargain.objects(id=bargain_id, initiator_id=buyer_id)
     return bool(
         mine.filter(status=BargainStatus.ORDERED.value, order_id=order_id).update_one(**expire)
@@ -463,6 +463,11 @@ def _expire(bargain_id: str) -> bool:
     at = now()
     return bool(
         Bargain.objects(id=bargain_id, status__in=[s.value for s in rules.EXPIRABLE], expires_at__lte=at).update_one(
-            set__status=BargainStatus.EXPIRED.value, set__expired_at=at, set__open_key=f"x:{bargain_id}"
+            **_expiry(bargain_id, at)
         )
     )
+
+
+def _expiry(bargain_id: str, at: datetime) -> dict[str, object]:
+    """What expiring a bargain writes: it is over, and its open key frees the campaign for a new one."""
+    return {"set__status": BargainStatus.EXPIRED.value, "set__expired_at": at, "set__open_key": f"x:{bargain_id}"}
