@@ -9,7 +9,7 @@ import pytest
 
 from mallkit import context
 from retail_s2b2c.config import RetailSettings
-from retail_s2b2c.domain.catalog import NewSku
+from retail_s2b2c.domain.catalog import CommissionRates, NewSku
 from retail_s2b2c.domain.payments import sign
 from retail_s2b2c.service import catalog
 
@@ -42,8 +42,9 @@ def paid_callback(settings: RetailSettings) -> Callable[..., tuple[bytes, str]]:
 
 @pytest.fixture
 def make_sku(mongo_db: str) -> Callable[..., str]:
-    """Create a brand's product with one SKU, approved by an admin (so sellable) unless
-    `approve=False`; returns the SKU id. Supply price: half the price; band: exactly the price."""
+    """Create a brand's product with one SKU (and the product's commission rates, if given),
+    approved by an admin (so sellable) unless `approve=False`; returns the SKU id. Supply price:
+    half the price; band: exactly the price."""
 
     def make(
         price_fen: int = 1990,
@@ -53,6 +54,7 @@ def make_sku(mongo_db: str) -> Callable[..., str]:
         price_min_fen: int | None = None,
         price_max_fen: int | None = None,
         approve: bool = True,
+        commission: CommissionRates | None = None,
     ) -> str:
         sku = NewSku(
             "100ml",
@@ -64,7 +66,7 @@ def make_sku(mongo_db: str) -> Callable[..., str]:
         )
         with as_user(BRAND):
             brand = catalog.create_brand(f"brand-{context.new_request_id()[:8]}")
-            product, skus = catalog.create_product(brand.id, "Rose face mist", "beauty", [sku])
+            product, skus = catalog.create_product(brand.id, "Rose face mist", "beauty", [sku], commission=commission)
         if approve:
             with as_user(ADMIN):
                 catalog.review_product(product.id, approve=True, reason="")

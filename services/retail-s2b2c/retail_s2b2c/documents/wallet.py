@@ -53,6 +53,8 @@ class PayoutLine(me.EmbeddedDocument):
     source = me.StringField(required=True)
     amount_fen = me.IntField(required=True)
     reversed_fen = me.IntField(default=0)
+    # what each SKU of the order earned of the amount, when the earning was booked per item
+    basis = me.DictField(default=dict)
 
 
 class OrderPayouts(me.Document):
@@ -72,9 +74,12 @@ class OrderPayouts(me.Document):
     cap_fen = me.IntField(required=True)
     booked_fen = me.IntField(default=0)  # gross earnings; reversals do not free cap
     reversed_fen = me.IntField(default=0)
-    # the highest cumulative refunded amount seen, and the refund that reached it
+    paid_by_sku = me.DictField(default=dict)  # the order's lines: sku id → paid fen
+    # the highest cumulative refunded amount seen, the refund that reached it and, as that refund
+    # reported it, the cumulative refunded amount per SKU
     refunded_fen = me.IntField(default=0)
     refund_id = me.StringField(default="")
+    refunded_by_sku = me.DictField(default=dict)
     lines = me.EmbeddedDocumentListField(PayoutLine)
     keys = me.ListField(me.StringField(), default=list)  # every entry key posted for the order
     pending = me.ListField(me.DictField(), default=list)

@@ -16,7 +16,8 @@ A balance is nothing but sums over entries by state (see `Balance.from_state_sum
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from mallkit.errors import InvalidArgument
@@ -100,19 +101,54 @@ def cap_fen(paid_fen: int, cap_bp: int) -> int:
     return share_fen(paid_fen, cap_bp)
 
 
-def reversal_target(amount_fen: int, refunded_fen: int, paid_fen: int) -> int:
-    """How much of an earning must be reversed once `refunded_fen` of `paid_fen` was refunded.
+@dataclass(frozen=True)
+class Refunded:
+    """What an order was paid and what has been refunded of it, in total and per SKU.
 
-    floor(amount × refunded / paid): rounding never reverses more than was booked, the target only
-    grows with the refunded total, and a full refund reverses exactly everything."""
-    if paid_fen <= 0 or refunded_fen <= 0:
+    Per SKU is empty when unknown (a payout record or refund event from before it was recorded)."""
+
+    paid_fen: int
+    refunded_fen: int
+    paid_by_sku: Mapping[str, int] = field(default_factory=dict)
+    refunded_by_sku: Mapping[str, int] = field(default_factory=dict)
+
+    def by_sku(self, basis: Mapping[str, int], amount_fen: int) -> bool:
+        """Whether an earning with this basis can be reversed SKU by SKU: the basis splits the
+        whole amount over SKUs the order was paid for, and the refund says what each SKU got back."""
+        return (
+            bool(basis)
+            and bool(self.refunded_by_sku)
+            and sum(basis.values()) == amount_fen
+            and all(self.paid_by_sku.get(sku, 0) > 0 for sku in basis)
+        )
+
+
+def reversal_target(amount_fen: int, refunded: Refunded, basis: Mapping[str, int] | None = None) -> int:
+    """How much of an earning must be reversed once `refunded` was refunded of its order.
+
+    An earning booked per item (`basis`: the part of it each SKU earned, e.g. 10 % of one item and
+    20 % of another) is reversed item by item, Σ floor(part × refunded_sku / paid_sku): refunding an
+    item takes back what that item earned. Otherwise in proportion of the whole order,
+    floor(amount × refunded / paid). Either way rounding never reverses more than was booked, the
+    target only grows with the refunds, and a full refund reverses exactly everything."""
+    if refunded.paid_fen <= 0 or refunded.refunded_fen <= 0:
         return 0
-    return amount_fen * min(refunded_fen, paid_fen) // paid_fen
+    if refunded.refunded_fen >= refunded.paid_fen:
+        return amount_fen
+    if basis and refunded.by_sku(basis, amount_fen):
+        return sum(
+            part * min(refunded.refunded_by_sku.get(sku, 0), paid) // paid
+            for sku, part in basis.items()
+            for paid in [refunded.paid_by_sku[sku]]
+        )
+    return amount_fen * refunded.refunded_fen // refunded.paid_fen
 
 
-def reversal_delta(amount_fen: int, reversed_fen: int, refunded_fen: int, paid_fen: int) -> int:
+def reversal_delta(
+    amount_fen: int, reversed_fen: int, refunded: Refunded, basis: Mapping[str, int] | None = None
+) -> int:
     """What to reverse now so the reversals of an earning reach their target (never negative)."""
-    return max(0, reversal_target(amount_fen, refunded_fen, paid_fen) - reversed_fen)
+    return max(0, reversal_target(amount_fen, refunded, basis) - reversed_fen)
 
 
 def fmt_fen(fen: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -171,6 +172,12 @@ def remaining_lines(purchased: list[PricedLine], already_refunded: dict[str, int
     """Every unit not refunded yet, at what was paid for it: what a full refund still owes."""
     left = [(p, p.quantity - already_refunded.get(p.sku_id, 0)) for p in purchased]
     return [RefundLine(p.sku_id, n, p.unit_price_fen * n) for p, n in left if n > 0]
+
+
+def refunded_by_sku(purchased: list[PricedLine], refunded_quantities: Mapping[str, int]) -> dict[str, int]:
+    """What has been paid back per SKU: every refunded unit at what was paid for it, as refund_lines
+    and remaining_lines price it."""
+    return {p.sku_id: p.unit_price_fen * n for p in purchased if (n := refunded_quantities.get(p.sku_id, 0))}
 
 
 def check_refundable(status: str, pending_refund_id: str) -> None:

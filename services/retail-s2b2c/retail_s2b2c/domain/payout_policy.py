@@ -56,6 +56,7 @@ class ItemRates:
     """An order line's paid amount and its product's rate overrides (None: the policy's rate)."""
 
     amount_fen: int
+    sku_id: str = ""
     level1_rate_bp: int | None = None
     level2_rate_bp: int | None = None
 
@@ -72,6 +73,7 @@ class PlannedEarning:
     beneficiary_id: str
     amount_fen: int
     note: str
+    basis: dict[str, int]  # what each SKU earned of the amount (reversed item by item on refunds)
 
 
 def level_note(level: int, parts: list[tuple[int, int]]) -> str:
@@ -88,9 +90,10 @@ def plan_store_commissions(
 ) -> list[PlannedEarning]:
     """Level 1 is the selling store's owner, level 2 that owner's upline (when 2 levels are paid).
 
-    Per item: floor(item amount × rate). Nobody earns from their own purchase: an owner buying in
-    their own store makes no commission at all (paying the upline on it would pay for a downline's
-    own consumption), and an upline buying in a downline's store earns no level-2 commission on it.
+    Per item: floor(item amount × rate), kept per SKU as the earning's basis (a refund of an item
+    reverses what that item earned). Nobody earns from their own purchase: an owner buying in their
+    own store makes no commission at all (paying the upline on it would pay for a downline's own
+    consumption), and an upline buying in a downline's store earns no level-2 commission on it.
     """
     if not owner_id or buyer_id == owner_id:
         return []
@@ -100,7 +103,11 @@ def plan_store_commissions(
     planned = []
     for level, beneficiary in levels:
         parts = [(item.rate(level, policy), item.amount_fen) for item in items]
-        amount = sum(share_fen(amount, rate) for rate, amount in parts)
+        basis: dict[str, int] = {}
+        for item, (rate, amount) in zip(items, parts, strict=True):
+            if earned := share_fen(amount, rate):
+                basis[item.sku_id] = basis.get(item.sku_id, 0) + earned
+        amount = sum(basis.values())
         if amount > 0:
-            planned.append(PlannedEarning(level, beneficiary, amount, level_note(level, parts)))
+            planned.append(PlannedEarning(level, beneficiary, amount, level_note(level, parts), basis))
     return planned

@@ -18,7 +18,7 @@ How the numbers stay right without multi-document transactions:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import takewhile
 
@@ -70,7 +70,7 @@ def audit(
 def paid_order(order_id: str) -> Order:
     """The order a payout is for; it must have been paid (a payout needs a consumer's sale)."""
     order = (
-        Order.objects(id=order_id).only("id", "status", "total_fen", "buyer_id", "completed_at").first()
+        Order.objects(id=order_id).only("id", "status", "total_fen", "items", "buyer_id", "completed_at").first()
         if ids.is_valid(order_id)
         else None
     )
@@ -88,7 +88,11 @@ def ensure_payouts(order: Order) -> OrderPayouts:
         cap_bp = current_policy().order_cap_bp
         insert_once(
             OrderPayouts(
-                id=order.id, paid_fen=order.total_fen, cap_bp=cap_bp, cap_fen=ledger.cap_fen(order.total_fen, cap_bp)
+                id=order.id,
+                paid_fen=order.total_fen,
+                paid_by_sku={item.sku_id: item.amount_fen for item in order.items},
+                cap_bp=cap_bp,
+                cap_fen=ledger.cap_fen(order.total_fen, cap_bp),
             )
         )
         payouts = OrderPayouts.objects.get(id=order.id)
@@ -107,6 +111,7 @@ class NewEarning:
     order_id: str
     source: str
     note: str
+    basis: dict[str, int] = field(default_factory=dict)  # per SKU, when booked per item
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ def post_earning(earning: NewEarning, actor: str) -> Posted:
             kind=earning.kind,
             source=earning.source,
             amount_fen=earning.amount_fen,
+            basis=earning.basis,
         )
         reserved = OrderPayouts.objects(
             id=order.id, keys__ne=earning.key, booked_fen__lte=payouts.cap_fen - earning.amount_fen
@@ -227,18 +233,23 @@ def materialize(order_id: str) -> int:
 # ── reversals ────────────────────────────────────────────────────────────────────────────────
 
 
-def record_refund(order: Order, refund_id: str, refunded_total_fen: int) -> int:
-    """Remember the highest cumulative refunded amount seen (refund events may arrive in any order,
-    even before the payouts they reverse), then reverse what it requires."""
+def record_refund(order: Order, refund_id: str, refunded_total_fen: int, refunded_by_sku: dict[str, int]) -> int:
+    """Remember the highest cumulative refunded amount seen, with its split per SKU (refund events
+    may arrive in any order, even before the payouts they reverse), then reverse what it requires."""
     ensure_payouts(order)
     OrderPayouts.objects(id=order.id, refunded_fen__lt=refunded_total_fen).update_one(
-        set__refunded_fen=refunded_total_fen, set__refund_id=refund_id, inc__version=1, set__updated_at=now()
+        set__refunded_fen=refunded_total_fen,
+        set__refund_id=refund_id,
+        set__refunded_by_sku=refunded_by_sku,
+        inc__version=1,
+        set__updated_at=now(),
     )
     return reconcile_reversals(order.id)
 
 
 def reconcile_reversals(order_id: str) -> int:
-    """Bring every earning's reversals up to floor(amount × refunded / paid); returns fen reversed.
+    """Bring every earning's reversals up to their target (domain.ledger.reversal_target: item by
+    item for earnings booked per item, else in proportion of the order); returns fen reversed.
 
     Compare-and-set on the payout record's version: concurrent refunds and postings on one order
     are serialized, and the reversed amount per earning only grows to its target. The reversal of
@@ -248,9 +259,10 @@ def reconcile_reversals(order_id: str) -> int:
         payouts = OrderPayouts.objects(id=order_id).first()
         if payouts is None or payouts.refunded_fen <= 0:
             return 0
+        refunded = ledger.Refunded(payouts.paid_fen, payouts.refunded_fen, payouts.paid_by_sku, payouts.refunded_by_sku)
         lines, reversals = [], []
         for line in payouts.lines:
-            delta = ledger.reversal_delta(line.amount_fen, line.reversed_fen, payouts.refunded_fen, payouts.paid_fen)
+            delta = ledger.reversal_delta(line.amount_fen, line.reversed_fen, refunded, line.basis)
             key = ledger.reversal_key(payouts.refund_id, line.key)
             if delta and key in payouts.keys:
                 log.error("reversal %s was posted already yet %d fen remain: skipped", key, delta)
@@ -263,6 +275,7 @@ def reconcile_reversals(order_id: str) -> int:
                     source=line.source,
                     amount_fen=line.amount_fen,
                     reversed_fen=line.reversed_fen + delta,
+                    basis=line.basis,
                 )
             )
             if delta:

@@ -9,6 +9,7 @@ any crash and ends in the same state.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from contextlib import suppress
 
 import mongoengine as me
@@ -26,6 +27,7 @@ from retail_s2b2c.domain.orders import (
     check_reason,
     check_refundable,
     refund_lines,
+    refunded_by_sku,
     remaining_lines,
 )
 from retail_s2b2c.domain.payments import simulated_refund_id
@@ -116,27 +118,29 @@ def review_refund(refund_id: str, approve: bool, reason: str = "") -> Refund:
 
 
 def _pay_back(refund: Refund, order: Order) -> None:
+    """Apply the approved refund to `order` as read (the event reports the order's refunds after
+    it, so the write is conditional on no other refund having been applied since the read)."""
     provider_refund_id = simulated_refund_id(refund.id)  # keyed by our refund id: a retry refunds once
     refunded_total = order.refunded_fen + refund.amount_fen
     fully = refunded_total == order.total_fen
     quantities = {f"refunded_quantities__{line.sku_id}": line.quantity for line in refund.lines}
+    purchased = [PricedLine(i.sku_id, i.quantity, i.unit_price_fen) for i in order.items]
+    quantities_after = Counter(order.refunded_quantities) + Counter({ln.sku_id: ln.quantity for ln in refund.lines})
     event = order_event(
         "order_refunded",
         order,
         refund_id=refund.id,
         amount_fen=refund.amount_fen,
         refunded_total_fen=refunded_total,
+        refunded_by_sku_fen=refunded_by_sku(purchased, quantities_after),
         fully_refunded=fully,
     )
     event["data"]["items"] = [dict(line.to_mongo()) for line in refund.lines]  # the refunded lines
     updates = {f"inc__{key}": value for key, value in quantities.items()}
     if fully:
         updates["set__status"] = OrderStatus.REFUNDED
-    applied = Order.objects(
-        id=order.id,
-        pending_refund_id=refund.id,
-        applied_refund_ids__ne=refund.id,
-        refunded_fen__lte=order.total_fen - refund.amount_fen,  # never more back than was paid
+    applied = refunded_total <= order.total_fen and Order.objects(  # never more back than was paid
+        id=order.id, pending_refund_id=refund.id, applied_refund_ids__ne=refund.id, refunded_fen=order.refunded_fen
     ).update_one(
         set__pending_refund_id="",
         inc__refunded_fen=refund.amount_fen,

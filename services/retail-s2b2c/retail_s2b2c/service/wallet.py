@@ -226,6 +226,7 @@ def _item_rates(items: list[dict[str, Any]]) -> list[ItemRates]:
         rates.append(
             ItemRates(
                 int(item["amount_fen"]),
+                str(item.get("sku_id", "")),
                 getattr(product, "level1_rate_bp", None),
                 getattr(product, "level2_rate_bp", None),
             )
@@ -267,6 +268,7 @@ def book_store_commissions(envelope: dict[str, Any]) -> list[Posted]:
                         order_id,
                         SERVICE,
                         earning.note,
+                        earning.basis,
                     ),
                     actor=f"service:{SERVICE}",
                 )
@@ -279,14 +281,16 @@ def book_store_commissions(envelope: dict[str, Any]) -> list[Posted]:
 
 
 def reverse_for_refund(envelope: dict[str, Any]) -> int:
-    """On order_refunded: every earning of the order (from any service) is reversed so that its
-    reversals reach floor(amount × refunded_total / paid); returns the fen reversed now.
+    """On order_refunded: every earning of the order (from any service) is reversed towards its
+    target: item by item for store commissions (refunding an item takes back what it earned), in
+    proportion of the order for the rest; returns the fen reversed now.
 
     Idempotent: a repeated or out-of-order refund event reverses nothing more, and a refund seen
     before the order's payouts were booked is applied when they are."""
     data = envelope["data"]
     order = ledger.paid_order(data["order_id"])
-    return ledger.record_refund(order, data["refund_id"], int(data["refunded_total_fen"]))
+    by_sku = {str(sku): int(fen) for sku, fen in (data.get("refunded_by_sku_fen") or {}).items()}
+    return ledger.record_refund(order, data["refund_id"], int(data["refunded_total_fen"]), by_sku)
 
 
 def release_order(order_id: str) -> int:

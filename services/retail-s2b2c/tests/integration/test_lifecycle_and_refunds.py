@@ -99,6 +99,7 @@ def test_partial_then_full_refund_before_shipping_returns_stock(mongo_db, paid_o
         "refund_id": first.id,
         "amount_fen": 5000,
         "refunded_total_fen": 5000,
+        "refunded_by_sku_fen": {sku_id: 5000},
         "total_fen": 10000,
         "items": None,
     }

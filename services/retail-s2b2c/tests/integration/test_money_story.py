@@ -12,6 +12,7 @@ import pytest
 from mallkit import clock, context
 from mallkit.errors import FailedPrecondition
 from retail_s2b2c.documents.orders import Order
+from retail_s2b2c.domain.catalog import CommissionRates
 from retail_s2b2c.domain.orders import Line
 from retail_s2b2c.service import orders, payments, refunds, stores, wallet, withdrawals
 
@@ -114,3 +115,34 @@ def test_the_worked_example(shop, settings, paid_callback):
     with as_user(OWNER), pytest.raises(FailedPrecondition) as err:
         withdrawals.request_withdrawal(1000, "w4", settings.withdrawal_rules)
     assert err.value.code == "insufficient_balance"
+
+
+def test_refunding_one_item_of_two_reverses_what_that_item_earned(mongo_db, make_sku, settings, paid_callback):
+    """Tea (¥100.00, the policy's 10 % / 5 %) and a kettle (¥100.00, its product pays 20 % / 10 %):
+    O earns ¥30.00, U ¥15.00. The kettle sent back reverses the ¥20.00 / ¥10.00 it earned (in
+    proportion of the order it would be ¥15.00 / ¥7.50, leaving O ¥5.00 earned on a returned
+    kettle); the tea back reverses the rest."""
+    tea = make_sku(price_fen=10000, stock=5)
+    kettle = make_sku(price_fen=10000, stock=5, commission=CommissionRates(level1_rate_bp=2000, level2_rate_bp=1000))
+    with as_user(UPLINE):
+        upline_store = stores.open_store("Upline's store")
+    with as_user(OWNER):
+        store = stores.open_store("O's store", invite_code=upline_store.share_code)
+        stores.put_store_product(store.id, tea, 10000)
+        stores.put_store_product(store.id, kettle, 10000)
+    with as_user(BUYER):
+        order = orders.create_order([Line(tea, 1), Line(kettle, 1)], {"store_id": store.id})
+    with as_user(context.ANONYMOUS):
+        payments.handle_payment_notify(*paid_callback(order.id, order.total_fen, "tx_1"), settings)
+    deliver(order.id, "order_paid")
+    assert (balance(OWNER).frozen_fen, balance(UPLINE).frozen_fen) == (3000, 1500)
+
+    refund(order, kettle, 1, "r1")
+    event = [e for e in Order.objects.get(id=order.id).outbox if e["type"] == "order_refunded"][-1]
+    assert event["data"]["refunded_by_sku_fen"] == {kettle: 10000}
+    assert (balance(OWNER).frozen_fen, balance(UPLINE).frozen_fen) == (1000, 500)
+
+    refund(order, tea, 1, "r2")
+    event = [e for e in Order.objects.get(id=order.id).outbox if e["type"] == "order_refunded"][-1]
+    assert event["data"]["refunded_by_sku_fen"] == {tea: 10000, kettle: 10000}
+    assert (balance(OWNER).frozen_fen, balance(UPLINE).frozen_fen) == (0, 0)
