@@ -15,7 +15,7 @@ from mallkit import mongo
 from mallkit.consumer import ProcessedEvent, idempotent
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.documents import DOCUMENTS
-from retail_s2b2c.service import group_orders, ledger, orders, wallet, withdrawals
+from retail_s2b2c.service import group_orders, ledger, orders, stock_returns, wallet, withdrawals
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,10 @@ class Worker:
     def cancel_unpaid_orders(self) -> None:
         if cancelled := orders.cancel_expired_orders(RetailSettings.from_env()):
             log.info("cancelled %d unpaid orders", cancelled)
+
+    @timer(interval=60)
+    def finish_stock_returns(self) -> None:
+        stock_returns.finish_stale()
 
     @timer(interval=60)
     def receive_and_complete_orders(self) -> None:

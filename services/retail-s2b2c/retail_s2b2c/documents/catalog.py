@@ -56,7 +56,9 @@ class Sku(me.Document):
     sellable = me.BooleanField(default=False)
     # the product review that last set `sellable` (a later review always wins, whatever the timing)
     review_version = me.IntField(default=0)
-    meta = {"collection": "skus", "indexes": ["product_id"]}
+    # stock returns being given back: {key, at} (service.stock_returns makes each return count once)
+    returns = me.ListField(me.DictField(), default=list)
+    meta = {"collection": "skus", "indexes": ["product_id", {"fields": ["returns.at"], "sparse": True}]}
 
 
 class StockAdjustment(me.Document):

@@ -52,6 +52,8 @@ class Order(OutboxDocument):
     refunded_fen = me.IntField(default=0)
     refunded_quantities = me.DictField(default=dict)
     applied_refund_ids = me.ListField(me.StringField(), default=list)
+    # stock being given back (a cancel, a refund before shipping): see service.stock_returns
+    stock_returns = me.ListField(me.DictField(), default=list)
     meta = {
         "collection": "orders",
         "indexes": [
@@ -60,6 +62,7 @@ class Order(OutboxDocument):
             ("status", "shipped_at"),
             ("status", "received_at"),
             ("attribution.store_id", "id"),
+            {"fields": ["stock_returns.at"], "sparse": True},
         ],
     }
 

@@ -29,7 +29,7 @@ from retail_s2b2c.domain.orders import (
     check_tracking,
     total_fen,
 )
-from retail_s2b2c.service import stores
+from retail_s2b2c.service import stock_returns, stores
 
 log = logging.getLogger(__name__)
 
@@ -278,13 +278,15 @@ def _complete(order: Order) -> bool:
 
 
 def cancel_unpaid(order: Order, reason: str) -> bool:
-    """created → cancelled, with order_cancelled in the same conditional write; only the caller
-    whose write wins gives the stock back, so a race (timer, group void, redelivery) returns it once."""
+    """created → cancelled, with order_cancelled and the stock's return in the same conditional
+    write: only the caller whose write wins gives the stock back, so a race (timer, group void,
+    redelivery) returns it once, and a crash right after the write leaves the return to the sweep."""
     event = order_event("order_cancelled", order, reason=reason)
+    stock_back = stock_returns.recorded(f"{order.id}:cancelled", order.items)
     if Order.objects(id=order.id, status=OrderStatus.CREATED).update_one(
-        set__status=OrderStatus.CANCELLED, set__cancelled_at=now(), push__outbox=event
+        set__status=OrderStatus.CANCELLED, set__cancelled_at=now(), push__outbox=event, push__stock_returns=stock_back
     ):
-        release_stock(order.items)
+        stock_returns.give_back(order.id, stock_back)
         return True
     return False
 

@@ -31,7 +31,8 @@ from retail_s2b2c.domain.orders import (
     remaining_lines,
 )
 from retail_s2b2c.domain.payments import simulated_refund_id
-from retail_s2b2c.service.orders import is_seller, order_event, owns_brands_of, release_stock
+from retail_s2b2c.service import stock_returns
+from retail_s2b2c.service.orders import is_seller, order_event, owns_brands_of
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,10 @@ def _pay_back(refund: Refund, order: Order) -> None:
     updates = {f"inc__{key}": value for key, value in quantities.items()}
     if fully:
         updates["set__status"] = OrderStatus.REFUNDED
+    # nothing left the warehouse (no order ships while a refund holds its slot): units sellable again
+    stock_back = stock_returns.recorded(f"{order.id}:{refund.id}", refund.lines) if order.shipped_at is None else None
+    if stock_back:
+        updates["push__stock_returns"] = stock_back
     applied = refunded_total <= order.total_fen and Order.objects(  # never more back than was paid
         id=order.id, pending_refund_id=refund.id, applied_refund_ids__ne=refund.id, refunded_fen=order.refunded_fen
     ).update_one(
@@ -148,8 +153,8 @@ def _pay_back(refund: Refund, order: Order) -> None:
         push__outbox=event,
         **updates,
     )
-    if applied and order.shipped_at is None:
-        release_stock(refund.lines)  # nothing left the warehouse: the units are sellable again
+    if applied and stock_back:
+        stock_returns.give_back(order.id, stock_back)
     # refunded only once the order holds it: one it did not take (its slot is another's) stays
     # approved for a retry to apply, rather than showing a refund the order and wallet never saw
     if not applied and not Order.objects(id=order.id, applied_refund_ids=refund.id).only("id").first():

@@ -1,0 +1,152 @@
+"""Stock comes back exactly once from a cancel or a refund before shipping, also when the process
+giving it back stops half-way, stalls past its lease, or races the sweep (service.stock_returns)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from mallkit import clock, context
+from retail_s2b2c.documents.catalog import Sku
+from retail_s2b2c.documents.orders import Order
+from retail_s2b2c.domain.orders import Line
+from retail_s2b2c.service import orders, payments, refunds, stock_returns
+
+pytestmark = pytest.mark.integration
+
+BUYER = context.Caller("u_buyer")
+BRAND = context.Caller("u_brand", frozenset({"brand"}))
+
+
+def as_user(who: context.Caller):
+    return context.bound(context.new_request_id(), who)
+
+
+def stock(sku_id: str) -> int:
+    return Sku.objects.get(id=sku_id).stock
+
+
+def keys_on(sku_id: str) -> list[str]:
+    return [kept["key"] for kept in Sku.objects.get(id=sku_id).returns]
+
+
+def left_on(order_id: str) -> list[dict]:
+    return Order.objects.get(id=order_id).stock_returns
+
+
+def later(minutes: float):
+    return clock.frozen_at(clock.now() + timedelta(minutes=minutes))
+
+
+@pytest.fixture
+def unpaid(mongo_db, make_sku):
+    """Two SKUs of stock 10, and an unpaid order of 3 + 2 units (stock now 7 and 8)."""
+    tea, kettle = make_sku(stock=10), make_sku(stock=10)
+    with as_user(BUYER):
+        order = orders.create_order([Line(tea, 3), Line(kettle, 2)], {})
+    assert (stock(tea), stock(kettle)) == (7, 8)
+    return order, tea, kettle
+
+
+class Stopped(Exception):
+    """The process giving stock back stops here."""
+
+
+def stop_after(monkeypatch, calls: int) -> None:
+    """The process stops after `calls` steps of the return (0: right after the causing write; a
+    step is a SKU's stock write or the order dropping the return)."""
+    collection = type(Sku._get_collection())
+    real = collection.update_one
+    done = [0]
+
+    def update_one(self, filter, update, *args, **kwargs):
+        sku_step = self.name == "skus" and "returns" in str(update)
+        order_step = self.name == "orders" and "stock_returns" in update.get("$pull", {})
+        if sku_step or order_step:
+            if done[0] == calls:
+                raise Stopped
+            done[0] += 1
+        return real(self, filter, update, *args, **kwargs)
+
+    monkeypatch.setattr(collection, "update_one", update_one)
+
+
+def test_a_cancel_gives_the_stock_back_once_and_leaves_no_trace(unpaid):
+    order, tea, kettle = unpaid
+    assert orders.cancel_unpaid(order, "payment_timeout")
+    assert not orders.cancel_unpaid(order, "payment_timeout")  # a racer or a redelivery
+    assert (stock(tea), stock(kettle)) == (10, 10)
+    assert left_on(order.id) == [] and keys_on(tea) == keys_on(kettle) == []
+    with later(10):
+        assert stock_returns.finish_stale() == 0
+
+
+@pytest.mark.parametrize("stopped_after", [0, 1, 2], ids=["before any sku", "after one sku", "after both skus"])
+def test_a_return_a_crash_left_half_done_is_finished_once_by_the_sweep(unpaid, monkeypatch, stopped_after):
+    order, tea, kettle = unpaid
+    with monkeypatch.context() as patched:
+        stop_after(patched, stopped_after)
+        with pytest.raises(Stopped):
+            orders.cancel_unpaid(order, "payment_timeout")
+    assert Order.objects.get(id=order.id).status == "cancelled"
+    assert len(left_on(order.id)) == 1
+    assert stock_returns.finish_stale() == 0  # within the lease: the process may still be at it
+    with later(6):
+        assert stock_returns.finish_stale() == 1
+        assert stock_returns.finish_stale() == 0
+    assert (stock(tea), stock(kettle)) == (10, 10)
+    assert left_on(order.id) == []
+    # the sweep keeps the keys (a stalled process could still be writing), for a day
+    assert keys_on(tea) == [f"{order.id}:cancelled"]
+    with later(60 * 24 + 10):
+        stock_returns.finish_stale()
+    assert keys_on(tea) == keys_on(kettle) == []
+
+
+def test_a_process_that_wakes_after_the_sweep_took_over_adds_nothing(unpaid, monkeypatch):
+    """The original process stalls past its lease between its SKU writes; the sweep finishes the
+    return; the process then writes its remaining SKU and its order step, which find it done."""
+    order, tea, kettle = unpaid
+    entry = stock_returns.recorded(f"{order.id}:cancelled", order.items)
+    Order.objects(id=order.id).update_one(set__status="cancelled", push__stock_returns=entry)
+    with later(6):
+        assert stock_returns.finish_stale() == 1
+    stock_returns.give_back(order.id, entry)  # the stalled process, with its stale entry
+    assert (stock(tea), stock(kettle)) == (10, 10)
+    assert keys_on(tea) == [f"{order.id}:cancelled"]  # not forgotten by a process that lost its lease
+
+
+def test_racing_sweeps_finish_a_return_once(unpaid, monkeypatch):
+    order, tea, kettle = unpaid
+    with monkeypatch.context() as patched:
+        stop_after(patched, 1)
+        with pytest.raises(Stopped):
+            orders.cancel_unpaid(order, "payment_timeout")
+    with later(6), ThreadPoolExecutor(8) as pool:
+        finished = list(pool.map(lambda _: stock_returns.finish_stale(), range(8)))
+    assert sum(finished) == 1
+    assert (stock(tea), stock(kettle)) == (10, 10)
+
+
+def test_a_refund_before_shipping_gives_its_units_back_once_after_a_crash(mongo_db, make_sku, settings, paid_callback):
+    sku_id = make_sku(price_fen=5000, stock=5)
+    with as_user(BUYER):
+        order = orders.create_order([Line(sku_id, 2)], {})
+    with as_user(context.ANONYMOUS):
+        payments.handle_payment_notify(*paid_callback(order.id, 10000, "tx_1"), settings)
+    with as_user(BUYER):
+        asked = refunds.request_refund(order.id, [Line(sku_id, 1)], "too many", "r1")
+    with as_user(BRAND), pytest.MonkeyPatch.context() as patched:
+        stop_after(patched, 0)
+        with pytest.raises(Stopped):
+            refunds.review_refund(asked.id, approve=True)
+    assert Order.objects.get(id=order.id).refunded_fen == 5000
+    assert stock(sku_id) == 3
+    with as_user(BRAND):
+        assert refunds.review_refund(asked.id, approve=True).status == "refunded"  # the seller retries
+    assert stock(sku_id) == 3  # the retry does not give back what the applied refund recorded
+    with later(6):
+        assert stock_returns.finish_stale() == 1
+    assert stock(sku_id) == 4
