@@ -15,7 +15,7 @@ from mallkit import mongo
 from mallkit.consumer import ProcessedEvent, idempotent
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.documents import DOCUMENTS
-from retail_s2b2c.service import group_orders, ledger, orders, stock_returns, wallet, withdrawals
+from retail_s2b2c.service import group_orders, ledger, orders, stock_holds, stock_returns, wallet, withdrawals
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,9 @@ class Worker:
             log.info("cancelled %d unpaid orders", cancelled)
 
     @timer(interval=60)
-    def finish_stock_returns(self) -> None:
+    def repair_stock(self) -> None:
+        """Holds and returns a stopped process left unfinished (each counted once)."""
+        stock_holds.settle_stale()
         stock_returns.finish_stale()
 
     @timer(interval=60)

@@ -56,9 +56,14 @@ class Sku(me.Document):
     sellable = me.BooleanField(default=False)
     # the product review that last set `sellable` (a later review always wins, whatever the timing)
     review_version = me.IntField(default=0)
-    # stock returns being given back: {key, at} (service.stock_returns makes each return count once)
+    # units taken by a checkout whose order is being written: {order, quantity, at}, and stock
+    # given back: {key, at} (service.stock_holds and service.stock_returns: each counts once)
+    holds = me.ListField(me.DictField(), default=list)
     returns = me.ListField(me.DictField(), default=list)
-    meta = {"collection": "skus", "indexes": ["product_id", {"fields": ["returns.at"], "sparse": True}]}
+    meta = {
+        "collection": "skus",
+        "indexes": ["product_id", {"fields": ["holds.at"], "sparse": True}, {"fields": ["returns.at"], "sparse": True}],
+    }
 
 
 class StockAdjustment(me.Document):

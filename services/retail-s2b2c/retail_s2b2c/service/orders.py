@@ -29,7 +29,7 @@ from retail_s2b2c.domain.orders import (
     check_tracking,
     total_fen,
 )
-from retail_s2b2c.service import stock_returns, stores
+from retail_s2b2c.service import stock_holds, stock_returns, stores
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,15 @@ def _unit_prices(lines: list[Line], attribution: dict[str, str], quote: Quote | 
     return {line.sku_id: found[line.sku_id] for line in lines if line.sku_id in found}
 
 
-def _reserve(lines: list[Line], prices: dict[str, int]) -> list[PricedLine]:
-    """Take stock line by line with conditional decrements; undo what was taken on failure."""
+def _reserve(order_id: str, lines: list[Line], prices: dict[str, int]) -> list[PricedLine]:
+    """Take stock line by line, held for the order (service.stock_holds); on failure, give back
+    what was taken."""
     taken: list[PricedLine] = []
     try:
         for line in lines:
             if line.sku_id not in prices:
                 raise NotFound(f"sku {line.sku_id!r} not found", "sku_not_found")
-            if not Sku.objects(id=line.sku_id, sellable=True, stock__gte=line.quantity).update_one(
-                dec__stock=line.quantity
-            ):
+            if not stock_holds.take(line.sku_id, line.quantity, order_id):
                 sku = Sku.objects(id=line.sku_id).only("sellable").first()
                 if sku is None:
                     raise NotFound(f"sku {line.sku_id!r} not found", "sku_not_found")
@@ -65,14 +64,9 @@ def _reserve(lines: list[Line], prices: dict[str, int]) -> list[PricedLine]:
                 raise FailedPrecondition(f"sku {line.sku_id} has fewer than {line.quantity} in stock", "out_of_stock")
             taken.append(PricedLine(line.sku_id, line.quantity, prices[line.sku_id]))
     except Exception:
-        release_stock(taken)
+        stock_holds.give_back(order_id, taken)
         raise
     return taken
-
-
-def release_stock(lines: list[PricedLine] | list[OrderItem]) -> None:
-    for line in lines:
-        Sku.objects(id=line.sku_id).update_one(inc__stock=line.quantity)
 
 
 def order_event(type_: str, order: Order, **extra: object) -> dict:
@@ -125,8 +119,8 @@ def create_order(
     if quote is None and not attribution.get("store_id") and (bound := stores.bound_store_id(who.user_id)):
         # bought on the platform, at the platform's price; the bound store still earns on it
         attribution = {**attribution, "store_id": bound}
-    priced = _reserve(lines, prices)
     order_id = ids.new_id("ord")
+    priced = _reserve(order_id, lines, prices)
     order = Order(
         id=order_id,
         buyer_id=who.user_id,
@@ -145,11 +139,13 @@ def create_order(
     try:
         order.save(force_insert=True)
     except me.NotUniqueError:
-        release_stock(priced)  # a concurrent retry with the same key won
+        stock_holds.give_back(order_id, priced)  # a concurrent retry with the same key won
         return Order.objects.get(buyer_id=who.user_id, idempotency_key=idempotency_key)
-    except Exception:
-        release_stock(priced)
-        raise
+    # any other error: the order may or may not be in; the holds are settled by the sweep
+    if lost := stock_holds.keep(order_id, priced):
+        log.error("order %s: checkout stalled past its stock holds; cancelled", order_id)
+        cancel_unpaid(order, "stock_released", keeping=[p for p in priced if p not in lost])
+        order.reload()
     return order
 
 
@@ -277,12 +273,13 @@ def _complete(order: Order) -> bool:
     )
 
 
-def cancel_unpaid(order: Order, reason: str) -> bool:
+def cancel_unpaid(order: Order, reason: str, keeping: list[PricedLine] | None = None) -> bool:
     """created → cancelled, with order_cancelled and the stock's return in the same conditional
     write: only the caller whose write wins gives the stock back, so a race (timer, group void,
-    redelivery) returns it once, and a crash right after the write leaves the return to the sweep."""
+    redelivery) returns it once, and a crash right after the write leaves the return to the sweep.
+    `keeping`: the lines whose units the order still holds, when not all of them."""
     event = order_event("order_cancelled", order, reason=reason)
-    stock_back = stock_returns.recorded(f"{order.id}:cancelled", order.items)
+    stock_back = stock_returns.recorded(f"{order.id}:cancelled", order.items if keeping is None else keeping)
     if Order.objects(id=order.id, status=OrderStatus.CREATED).update_one(
         set__status=OrderStatus.CANCELLED, set__cancelled_at=now(), push__outbox=event, push__stock_returns=stock_back
     ):

@@ -1,5 +1,7 @@
-"""Stock comes back exactly once from a cancel or a refund before shipping, also when the process
-giving it back stops half-way, stalls past its lease, or races the sweep (service.stock_returns)."""
+"""Stock is never lost nor counted twice between an order and its SKUs: units a checkout holds
+(service.stock_holds) and units a cancel or a refund before shipping gives back
+(service.stock_returns), also when the process stops half-way, stalls past its lease, or races
+the sweep."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from datetime import timedelta
 import pytest
 
 from mallkit import clock, context
+from mallkit.errors import FailedPrecondition
 from retail_s2b2c.documents.catalog import Sku
 from retail_s2b2c.documents.orders import Order
 from retail_s2b2c.domain.orders import Line
-from retail_s2b2c.service import orders, payments, refunds, stock_returns
+from retail_s2b2c.service import orders, payments, refunds, stock_holds, stock_returns
 
 pytestmark = pytest.mark.integration
 
@@ -150,3 +153,79 @@ def test_a_refund_before_shipping_gives_its_units_back_once_after_a_crash(mongo_
     with later(6):
         assert stock_returns.finish_stale() == 1
     assert stock(sku_id) == 4
+
+
+# ── holds: stock taken by a checkout whose order is being written ─────────────────────────────
+
+
+def holds_on(sku_id: str) -> list[dict]:
+    return Sku.objects.get(id=sku_id).holds
+
+
+@pytest.fixture
+def two_skus(mongo_db, make_sku):
+    return make_sku(stock=10), make_sku(stock=10)
+
+
+def checkout(*lines: Line) -> Order:
+    with as_user(BUYER):
+        return orders.create_order(list(lines), {})
+
+
+def test_a_checkout_keeps_its_units_and_a_failed_one_gives_them_back_without_a_trace(two_skus):
+    tea, kettle = two_skus
+    order = checkout(Line(tea, 3), Line(kettle, 2))
+    assert (stock(tea), stock(kettle)) == (7, 8) and order.status == "created"
+    with pytest.raises(FailedPrecondition) as refused:
+        checkout(Line(tea, 2), Line(kettle, 9))  # the tea is taken, then the kettles are short
+    assert refused.value.code == "out_of_stock"
+    assert (stock(tea), stock(kettle)) == (7, 8)
+    assert holds_on(tea) == holds_on(kettle) == [] and keys_on(tea) == []
+
+
+def test_units_held_by_a_checkout_that_stopped_before_its_order_are_given_back_once(two_skus, monkeypatch):
+    tea, kettle = two_skus
+    with monkeypatch.context() as patched:
+        patched.setattr(Order, "save", lambda *a, **k: (_ for _ in ()).throw(Stopped()))
+        with pytest.raises(Stopped):
+            checkout(Line(tea, 3), Line(kettle, 2))
+    assert (stock(tea), stock(kettle)) == (7, 8)
+    assert stock_holds.settle_stale() == 0  # within the lease: the checkout may still be writing
+    with later(6), ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(lambda _: stock_holds.settle_stale(), range(4))) == 2
+    assert (stock(tea), stock(kettle)) == (10, 10)
+    assert holds_on(tea) == holds_on(kettle) == []
+
+
+def test_units_held_by_a_checkout_that_stopped_after_writing_its_order_stay_with_it(two_skus, monkeypatch):
+    tea, kettle = two_skus
+    with monkeypatch.context() as patched:
+        patched.setattr(stock_holds, "keep", lambda *a: (_ for _ in ()).throw(Stopped()))
+        with pytest.raises(Stopped):
+            checkout(Line(tea, 3), Line(kettle, 2))
+    with later(6):
+        assert stock_holds.settle_stale() == 2
+    assert (stock(tea), stock(kettle)) == (7, 8)
+    assert holds_on(tea) == holds_on(kettle) == []
+    assert Order.objects.get(buyer_id=BUYER.user_id).status == "created"
+
+
+def test_a_checkout_that_stalls_past_its_lease_cancels_its_order_and_loses_no_unit(two_skus, monkeypatch):
+    """The sweep gives the stalled checkout's tea back (no order yet); the checkout then writes its
+    order, finds the tea gone, and cancels: the kettles come back too, the tea not twice."""
+    tea, kettle = two_skus
+    save = Order.save
+
+    def stall_then_save(order, *args, **kwargs):
+        fresh = clock.now() + timedelta(minutes=2)  # the kettle's hold is within the lease still
+        Sku._get_collection().update_one({"_id": kettle}, {"$set": {"holds.0.at": fresh}})
+        with later(6):
+            assert stock_holds.settle_stale() == 1  # gives the tea back
+        assert (stock(tea), stock(kettle)) == (10, 8)
+        return save(order, *args, **kwargs)
+
+    monkeypatch.setattr(Order, "save", stall_then_save)
+    order = checkout(Line(tea, 3), Line(kettle, 2))
+    assert (order.status, order.outbox[-1]["data"]["reason"]) == ("cancelled", "stock_released")
+    assert (stock(tea), stock(kettle)) == (10, 10)
+    assert holds_on(tea) == holds_on(kettle) == [] and left_on(order.id) == []
