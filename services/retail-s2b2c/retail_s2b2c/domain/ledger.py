@@ -88,6 +88,21 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_amount_by_sku(amount_by_sku: Mapping[str, int], amount_fen: int, order_skus: set[str]) -> dict[str, int]:
+    """An earning's split over the SKUs of its order (empty: not booked per item), without zeros."""
+    if not amount_by_sku:
+        return {}
+    if not set(amount_by_sku) <= order_skus:
+        unknown = ", ".join(sorted(set(amount_by_sku) - order_skus))
+        raise InvalidArgument(f"amount_by_sku names SKUs not in the order: {unknown}", "invalid_amount_by_sku")
+    if any(part < 0 for part in amount_by_sku.values()) or sum(amount_by_sku.values()) != amount_fen:
+        raise InvalidArgument(
+            f"amount_by_sku must split the amount ({fmt_fen(amount_fen)}) into parts of 0 fen or more",
+            "invalid_amount_by_sku",
+        )
+    return {sku: part for sku, part in amount_by_sku.items() if part}
+
+
 # ── money ────────────────────────────────────────────────────────────────────────────────────
 
 

@@ -64,12 +64,21 @@ def _refuse_audited(
     )
 
 
-def post_entry(key: str, beneficiary_id: str, kind: str, amount_fen: int, order_id: str, note: str) -> Posted:
+def post_entry(
+    key: str,
+    beneficiary_id: str,
+    kind: str,
+    amount_fen: int,
+    order_id: str,
+    note: str,
+    amount_by_sku: dict[str, int] | None = None,
+) -> Posted:
     """An earning from another business model, on a consumer's paid order, within the order cap.
 
     Idempotent by key. Only positive earnings of the postable kinds (no recruitment reward exists);
-    refunds are reversed by the ledger itself, in proportion, for every payout of the order;
-    nobody earns from their own purchase. Compliance refusals are audited."""
+    refunds are reversed by the ledger itself: item by item when `amount_by_sku` splits the amount
+    over the order's SKUs, else in proportion of the order; nobody earns from their own purchase.
+    Compliance refusals are audited."""
     who = context.caller()
     source = _posting_source(who)
     key = rules.check_key(key)
@@ -90,10 +99,12 @@ def post_entry(key: str, beneficiary_id: str, kind: str, amount_fen: int, order_
             f"kind {kind!r} cannot be posted; one of {', '.join(sorted(rules.POSTABLE_KINDS))}", "kind_not_postable"
         )
     order = ledger.paid_order(order_id)
+    basis = rules.check_amount_by_sku(amount_by_sku or {}, amount_fen, {item.sku_id for item in order.items})
     if order.buyer_id == beneficiary_id:
         _refuse_audited("self_purchase", who, key, beneficiary_id, kind, amount_fen, order_id)
         raise FailedPrecondition("nobody earns from their own purchase", "self_purchase")
-    return ledger.post_earning(NewEarning(key, beneficiary_id, kind, amount_fen, order_id, source, note), _actor(who))
+    earning = NewEarning(key, beneficiary_id, kind, amount_fen, order_id, source, note, basis)
+    return ledger.post_earning(earning, _actor(who))
 
 
 # ── reading ──────────────────────────────────────────────────────────────────────────────────

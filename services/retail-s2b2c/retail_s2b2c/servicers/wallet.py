@@ -103,6 +103,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             request.amount.fen,
             request.order_id,
             request.note,
+            dict(request.amount_by_sku),
         )
         return pb.PostEntryResponse(entry=entry_pb(posted.entry), newly_posted=posted.newly_posted)
 

@@ -14,7 +14,7 @@ from mallkit import context, ids
 from mallkit.clock import now
 from mallkit.testing import free_port, wait_serving
 from retail_s2b2c.documents.orders import Order
-from retail_s2b2c.documents.wallet import Withdrawal
+from retail_s2b2c.documents.wallet import OrderPayouts, Withdrawal
 from socialmall.common.v1 import money_pb2
 from socialmall.retail.v1 import wallet_pb2 as pb
 from socialmall.retail.v1 import wallet_pb2_grpc as pb_grpc
@@ -59,7 +59,7 @@ def test_wallet_service_over_grpc(mongo_db, infra_env, spawn, withdrawal_events)
         {
             "_id": order_id,
             "buyer_id": "u_B",
-            "items": [],
+            "items": [{"sku_id": "sku_tea", "quantity": 10, "unit_price_fen": 10_000, "amount_fen": 100_000}],
             "total_fen": 100_000,
             "status": "completed",
             "completed_at": now(),
@@ -83,11 +83,20 @@ def test_wallet_service_over_grpc(mongo_db, infra_env, spawn, withdrawal_events)
             amount=money_pb2.Money(fen=8000),
             order_id=order_id,
             note="8 % of ¥1,000.00",
+            amount_by_sku={"sku_tea": 8000},
         )
         with pytest.raises(grpc.RpcError) as err:
             stub.PostEntry(post, metadata=kol, timeout=5)
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        split_wrong = pb.PostEntryRequest()
+        split_wrong.CopyFrom(post)
+        split_wrong.amount_by_sku.clear()
+        split_wrong.amount_by_sku["sku_gone"] = 8000
+        with pytest.raises(grpc.RpcError) as err:
+            stub.PostEntry(split_wrong, metadata=guide, timeout=5)
+        assert (err.value.code(), error_code(err.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "invalid_amount_by_sku")
         first = stub.PostEntry(post, metadata=guide, timeout=5)
+        assert OrderPayouts.objects.get(id=order_id).lines[0].basis == {"sku_tea": 8000}
         again = stub.PostEntry(post, metadata=guide, timeout=5)
         assert first.newly_posted and not again.newly_posted and again.entry.id == first.entry.id
         # the order had completed already: the payout is available at once

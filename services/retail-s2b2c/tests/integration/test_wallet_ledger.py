@@ -428,6 +428,39 @@ def test_post_entry_refusals(mongo_db):
         assert wallet.post_entry("k8", "u_K", "agent_rebate", 100, order_id, "").entry.source == "admin"
 
 
+def test_an_earning_split_per_sku_is_reversed_item_by_item(mongo_db):
+    """A KOL earned 8 % on the kettle only (¥8.00 of a ¥100.00 kettle + ¥100.00 tea order): the tea
+    sent back reverses nothing of it, the kettle sent back all of it. An earning without a split
+    loses half on either refund."""
+    paid = make_order("u_B", "", [10_000, 10_000], sku_0="sku_tea", sku_1="sku_kettle")
+    order_id = paid["data"]["order_id"]
+    with as_(GUIDE):
+        wallet.post_entry("guide:k:kettle", "u_K", "kol_commission", 800, order_id, "", {"sku_kettle": 800})
+        wallet.post_entry("guide:k:whole", "u_W", "kol_commission", 800, order_id, "")
+    tea_back = refund(paid, "rf_1", 10_000, 10_000) | {}
+    tea_back["data"] = tea_back["data"] | {"refunded_by_sku_fen": {"sku_tea": 10_000}}
+    assert wallet.reverse_for_refund(tea_back) == 400  # all of it from u_W (no split), none from u_K
+    assert (balance("u_K").frozen_fen, balance("u_W").frozen_fen) == (800, 400)
+    both_back = refund(paid, "rf_2", 10_000, 20_000)
+    both_back["data"] = both_back["data"] | {"refunded_by_sku_fen": {"sku_tea": 10_000, "sku_kettle": 10_000}}
+    assert wallet.reverse_for_refund(both_back) == 1200
+    assert (balance("u_K").frozen_fen, balance("u_W").frozen_fen) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "split",
+    [{"sku_lamp": 800}, {"sku_kettle": 700}, {"sku_kettle": 900, "sku_tea": -100}],
+    ids=["a SKU not in the order", "parts short of the amount", "a negative part"],
+)
+def test_a_split_that_does_not_fit_the_order_is_refused_and_books_nothing(mongo_db, split):
+    paid = make_order("u_B", "", [10_000, 10_000], sku_0="sku_tea", sku_1="sku_kettle")
+    order_id = paid["data"]["order_id"]
+    with as_(GUIDE):
+        code = refused_code(wallet.post_entry, "guide:k", "u_K", "kol_commission", 800, order_id, "", split)
+    assert code == "invalid_amount_by_sku"
+    assert LedgerEntry.objects.count() == 0 and OrderPayouts.objects(id=order_id).first() is None
+
+
 # ── the policy ──────────────────────────────────────────────────────────────────────────────
 
 
