@@ -54,6 +54,9 @@ class Order(OutboxDocument):
     applied_refund_ids = me.ListField(me.StringField(), default=list)
     # stock being given back (a cancel, a refund before shipping): see service.stock_returns
     stock_returns = me.ListField(me.DictField(), default=list)
+    # a placeholder taking the id of an order whose checkout stopped before writing it, so that
+    # it cannot be written late (service.stock_holds): cancelled, empty, nobody's
+    abandoned = me.BooleanField(default=False)
     meta = {
         "collection": "orders",
         "indexes": [

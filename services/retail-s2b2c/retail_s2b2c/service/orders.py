@@ -9,7 +9,7 @@ import mongoengine as me
 from mallkit import context, ids, paging, sweeps
 from mallkit.access import ADMIN, get_or_404, require_user
 from mallkit.clock import now
-from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from mallkit.events import new_event
 from retail_s2b2c.config import SERVICE, RetailSettings
 from retail_s2b2c.documents.catalog import Brand, Product, Sku
@@ -139,13 +139,13 @@ def create_order(
     try:
         order.save(force_insert=True)
     except me.NotUniqueError:
-        stock_holds.give_back(order_id, priced)  # a concurrent retry with the same key won
-        return Order.objects.get(buyer_id=who.user_id, idempotency_key=idempotency_key)
-    # any other error: the order may or may not be in; the holds are settled by the sweep
-    if lost := stock_holds.keep(order_id, priced):
-        log.error("order %s: checkout stalled past its stock holds; cancelled", order_id)
-        cancel_unpaid(order, "stock_released", keeping=[p for p in priced if p not in lost])
-        order.reload()
+        stock_holds.give_back(order_id, priced)
+        if idempotency_key and (first := Order.objects(buyer_id=who.user_id, idempotency_key=idempotency_key).first()):
+            return first  # a concurrent retry with the same key won
+        # this checkout stalled past its holds' lease and the sweep abandoned the order
+        raise Unavailable("the checkout took too long and was abandoned; try again", "checkout_abandoned") from None
+    # any other error: the order may or may not be in; the sweep settles the holds either way
+    stock_holds.keep(order_id, priced)
     return order
 
 
@@ -273,13 +273,12 @@ def _complete(order: Order) -> bool:
     )
 
 
-def cancel_unpaid(order: Order, reason: str, keeping: list[PricedLine] | None = None) -> bool:
+def cancel_unpaid(order: Order, reason: str) -> bool:
     """created → cancelled, with order_cancelled and the stock's return in the same conditional
     write: only the caller whose write wins gives the stock back, so a race (timer, group void,
-    redelivery) returns it once, and a crash right after the write leaves the return to the sweep.
-    `keeping`: the lines whose units the order still holds, when not all of them."""
+    redelivery) returns it once, and a crash right after the write leaves the return to the sweep."""
     event = order_event("order_cancelled", order, reason=reason)
-    stock_back = stock_returns.recorded(f"{order.id}:cancelled", order.items if keeping is None else keeping)
+    stock_back = stock_returns.recorded(f"{order.id}:cancelled", order.items)
     if Order.objects(id=order.id, status=OrderStatus.CREATED).update_one(
         set__status=OrderStatus.CANCELLED, set__cancelled_at=now(), push__outbox=event, push__stock_returns=stock_back
     ):

@@ -13,8 +13,9 @@ when it was recorded or taken over). Then:
 A process that stops before step 2 leaves the entry on the order. After `LEASE` without a word
 the sweep takes it over (a new token, compare-and-set) and repeats steps 1 and 2; it never forgets
 keys, and neither does a process whose step 2 found its token gone, because the other could be
-between its steps 1 still. Keys left behind that way are forgotten after `KEYS_KEPT`: a unit comes
-back twice only if a process stalls for that long between reading its entry and writing a SKU.
+between its steps 1 still. Keys left behind that way are forgotten after `KEYS_KEPT` once their
+return is off the order: a unit comes back twice only if a process stalls for that long between
+reading its entry and writing a SKU.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _carry_out(order_id: str, entry: dict[str, Any]) -> bool:
     for line in entry["lines"]:
         Sku._get_collection().update_one(
             {"_id": line["sku_id"], "returns.key": {"$ne": key}},
-            {"$inc": {"stock": line["quantity"]}, "$push": {"returns": {"key": key, "at": now()}}},
+            {"$inc": {"stock": line["quantity"]}, "$push": {"returns": {"key": key, "order": order_id, "at": now()}}},
         )
     mine = {"_id": order_id, "stock_returns": {"$elemMatch": {"key": key, "token": entry["token"]}}}
     return bool(Order._get_collection().update_one(mine, {"$pull": {"stock_returns": {"key": key}}}).modified_count)
@@ -85,8 +86,19 @@ def finish_stale(limit: int = 200) -> int:
     stale = Order._get_collection().find({"stock_returns.at": {"$lt": cutoff}}, {"stock_returns": 1}).limit(limit)
     work = [(doc["_id"], entry) for doc in stale for entry in doc["stock_returns"] if entry["at"] < cutoff]
     finished = sweeps.each(work, lambda item: _take_over(*item), what="stock return (order, entry)")
-    forget = now() - KEYS_KEPT
-    Sku._get_collection().update_many({"returns.at": {"$lt": forget}}, {"$pull": {"returns": {"at": {"$lt": forget}}}})
     if finished:
         log.warning("finished %d stock returns a stopped process had left", finished)
+    _forget_old_keys(limit)
     return finished
+
+
+def _forget_old_keys(limit: int) -> None:
+    """Forget keys kept longer than KEYS_KEPT, except those of a return still on its order (one
+    the sweep has not finished yet, e.g. while the worker was down): its next take-over needs them."""
+    forget = now() - KEYS_KEPT
+    old = Sku._get_collection().find({"returns.at": {"$lt": forget}}, {"returns": 1}).limit(limit)
+    for doc in old:
+        for kept in doc["returns"]:
+            unfinished = {"_id": kept["order"], "stock_returns.key": kept["key"]}
+            if kept["at"] < forget and Order._get_collection().find_one(unfinished, {"_id": 1}) is None:
+                Sku._get_collection().update_one({"_id": doc["_id"]}, {"$pull": {"returns": {"key": kept["key"]}}})

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from mallkit import clock, context
-from mallkit.errors import FailedPrecondition
+from mallkit.errors import FailedPrecondition, Unavailable
 from retail_s2b2c.documents.catalog import Sku
 from retail_s2b2c.documents.orders import Order
 from retail_s2b2c.domain.orders import Line
@@ -108,6 +108,23 @@ def test_a_return_a_crash_left_half_done_is_finished_once_by_the_sweep(unpaid, m
     assert keys_on(tea) == keys_on(kettle) == []
 
 
+def test_keys_of_a_return_nobody_finished_for_a_day_are_kept_until_it_is(unpaid, monkeypatch):
+    """The worker was down for two days after a cancel stopped half-way: the tea's key must outlive
+    the day, or the take-over would give the tea back twice."""
+    order, tea, kettle = unpaid
+    with monkeypatch.context() as patched:
+        stop_after(patched, 1)
+        with pytest.raises(Stopped):
+            orders.cancel_unpaid(order, "payment_timeout")
+    with monkeypatch.context() as patched, later(60 * 24 * 2):
+        patched.setattr(stock_returns, "_take_over", lambda *a: (_ for _ in ()).throw(Stopped()))
+        assert stock_returns.finish_stale() == 0  # the take-over fails; the keys stay
+    assert keys_on(tea) == [f"{order.id}:cancelled"]
+    with later(60 * 24 * 2):
+        assert stock_returns.finish_stale() == 1
+    assert (stock(tea), stock(kettle)) == (10, 10)
+
+
 def test_a_process_that_wakes_after_the_sweep_took_over_adds_nothing(unpaid, monkeypatch):
     """The original process stalls past its lease between its SKU writes; the sweep finishes the
     return; the process then writes its remaining SKU and its order step, which find it done."""
@@ -195,6 +212,7 @@ def test_units_held_by_a_checkout_that_stopped_before_its_order_are_given_back_o
         assert sum(pool.map(lambda _: stock_holds.settle_stale(), range(4))) == 2
     assert (stock(tea), stock(kettle)) == (10, 10)
     assert holds_on(tea) == holds_on(kettle) == []
+    assert Order.objects.get(abandoned=True).status == "cancelled"  # its id is taken for good
 
 
 def test_units_held_by_a_checkout_that_stopped_after_writing_its_order_stay_with_it(two_skus, monkeypatch):
@@ -210,9 +228,10 @@ def test_units_held_by_a_checkout_that_stopped_after_writing_its_order_stay_with
     assert Order.objects.get(buyer_id=BUYER.user_id).status == "created"
 
 
-def test_a_checkout_that_stalls_past_its_lease_cancels_its_order_and_loses_no_unit(two_skus, monkeypatch):
-    """The sweep gives the stalled checkout's tea back (no order yet); the checkout then writes its
-    order, finds the tea gone, and cancels: the kettles come back too, the tea not twice."""
+def test_a_checkout_that_stalls_past_its_lease_is_refused_and_loses_no_unit(two_skus, monkeypatch):
+    """The sweep abandons the stalled checkout's order (a placeholder takes its id) and gives the
+    tea back; the checkout then cannot write its order, gives the kettles back and asks the buyer
+    to try again, which works."""
     tea, kettle = two_skus
     save = Order.save
 
@@ -220,12 +239,20 @@ def test_a_checkout_that_stalls_past_its_lease_cancels_its_order_and_loses_no_un
         fresh = clock.now() + timedelta(minutes=2)  # the kettle's hold is within the lease still
         Sku._get_collection().update_one({"_id": kettle}, {"$set": {"holds.0.at": fresh}})
         with later(6):
-            assert stock_holds.settle_stale() == 1  # gives the tea back
+            assert stock_holds.settle_stale() == 1  # abandons the order, gives the tea back
         assert (stock(tea), stock(kettle)) == (10, 8)
         return save(order, *args, **kwargs)
 
-    monkeypatch.setattr(Order, "save", stall_then_save)
-    order = checkout(Line(tea, 3), Line(kettle, 2))
-    assert (order.status, order.outbox[-1]["data"]["reason"]) == ("cancelled", "stock_released")
+    with monkeypatch.context() as patched:
+        patched.setattr(Order, "save", stall_then_save)
+        with as_user(BUYER), pytest.raises(Unavailable) as refused:
+            orders.create_order([Line(tea, 3), Line(kettle, 2)], {}, idempotency_key="k1")
+    assert refused.value.code == "checkout_abandoned"
     assert (stock(tea), stock(kettle)) == (10, 10)
-    assert holds_on(tea) == holds_on(kettle) == [] and left_on(order.id) == []
+    assert holds_on(tea) == holds_on(kettle) == []
+    (placeholder,) = Order.objects(abandoned=True)
+    assert (placeholder.status, placeholder.items, placeholder.buyer_id) == ("cancelled", [], "")
+    with as_user(BUYER):
+        assert orders.list_orders("", 10)[0] == []  # nobody's order
+        retried = orders.create_order([Line(tea, 3), Line(kettle, 2)], {}, idempotency_key="k1")
+    assert retried.status == "created" and (stock(tea), stock(kettle)) == (7, 8)

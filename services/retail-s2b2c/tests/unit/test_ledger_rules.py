@@ -185,6 +185,8 @@ def test_item_by_item_reversals_only_grow_stay_within_the_earning_and_reverse_al
             earning.amount_fen, Refunded(paid, sum(back.values()), paid_by_sku, back), earning.basis
         )
         assert target <= now_target <= earning.amount_fen
+        all_back = [s for s in earning.basis if back.get(s) == paid_by_sku[s]]
+        assert now_target >= sum(earning.basis[s] for s in all_back)  # an item all back: all it earned
         target = now_target
     everything = Refunded(paid, paid, paid_by_sku, paid_by_sku)
     assert ledger.reversal_target(earning.amount_fen, everything, earning.basis) == earning.amount_fen
