@@ -106,19 +106,10 @@ def ensure_leader(gate: SeatGate, team_id: str) -> None:
     if team.status != TeamStatus.FORMING:
         return
     seats = list(Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)).order_by("seat_no"))
-    if not seats:
+    if not seats:  # closed like every team: settling releases whatever joined in between
         event = team_event("team_failed", team, reason=FailureReason.LEADER_LEFT, order_ids=[])
-        if not Team.objects(id=team.id, status=TeamStatus.FORMING).update_one(
-            set__status=TeamStatus.FAILED,
-            set__failure_reason=FailureReason.LEADER_LEFT,
-            set__closed_at=now(),
-            push__outbox=event,
-        ):
-            return
-        # as every close: shut in the gate, then release what joined in between (teams._closed_meanwhile)
-        gate.close_team(team.campaign_id, team.id)
-        for late in Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)):
-            release_seat(gate, late, ReleaseReason.TEAM_CLOSED, team_must_form=False)
+        forming = Team.objects(id=team.id, status=TeamStatus.FORMING)
+        _close(gate, team.id, forming, TeamStatus.FAILED, event, set__failure_reason=FailureReason.LEADER_LEFT)
         return
     if any(s.user_id == team.leader_id for s in seats):
         return
