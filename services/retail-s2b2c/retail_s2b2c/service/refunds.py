@@ -51,7 +51,7 @@ def request_refund(order_id: str, lines: list[Line], reason: str, idempotency_ke
     if order.buyer_id != who.user_id:
         raise NotFound(f"order {order_id!r} not found", "order_not_found")
     check_refundable(order.status, order.pending_refund_id)
-    purchased = {i.sku_id: PricedLine(i.sku_id, i.quantity, i.unit_price_fen) for i in order.items}
+    purchased = {line.sku_id: line for line in _purchased(order)}
     priced = refund_lines(lines, purchased, dict(order.refunded_quantities))
     refund = Refund(
         id=ids.new_id("rfd"),
@@ -76,6 +76,11 @@ def request_refund(order_id: str, lines: list[Line], reason: str, idempotency_ke
         check_refundable(order.status, order.pending_refund_id)
         raise FailedPrecondition("the order changed; try again", "order_changed")
     return refund
+
+
+def _purchased(order: Order) -> list[PricedLine]:
+    """The order's lines at what was paid for them, as refunds are priced."""
+    return [PricedLine(item.sku_id, item.quantity, item.unit_price_fen) for item in order.items]
 
 
 def _reviewable(refund_id: str) -> tuple[Refund, Order]:
@@ -124,20 +129,19 @@ def _pay_back(refund: Refund, order: Order) -> None:
     provider_refund_id = simulated_refund_id(refund.id)  # keyed by our refund id: a retry refunds once
     refunded_total = order.refunded_fen + refund.amount_fen
     fully = refunded_total == order.total_fen
-    quantities = {f"refunded_quantities__{line.sku_id}": line.quantity for line in refund.lines}
-    purchased = [PricedLine(i.sku_id, i.quantity, i.unit_price_fen) for i in order.items]
-    quantities_after = Counter(order.refunded_quantities) + Counter({ln.sku_id: ln.quantity for ln in refund.lines})
+    quantities = Counter({line.sku_id: line.quantity for line in refund.lines})
+    quantities_after = Counter(order.refunded_quantities) + quantities
     event = order_event(
         "order_refunded",
         order,
         refund_id=refund.id,
         amount_fen=refund.amount_fen,
         refunded_total_fen=refunded_total,
-        refunded_by_sku_fen=refunded_by_sku(purchased, quantities_after),
+        refunded_by_sku_fen=refunded_by_sku(_purchased(order), quantities_after),
         fully_refunded=fully,
     )
     event["data"]["items"] = [dict(line.to_mongo()) for line in refund.lines]  # the refunded lines
-    updates = {f"inc__{key}": value for key, value in quantities.items()}
+    updates = {f"inc__refunded_quantities__{sku_id}": quantity for sku_id, quantity in quantities.items()}
     if fully:
         updates["set__status"] = OrderStatus.REFUNDED
     # nothing left the warehouse (no order ships while a refund holds its slot): units sellable again
@@ -202,8 +206,7 @@ def _claim(order_id: str, refund_id: str) -> bool:
 
 
 def _approve_and_pay(order: Order, refund_id: str, reason: str, reviewer: str) -> Refund | None:
-    purchased = [PricedLine(i.sku_id, i.quantity, i.unit_price_fen) for i in order.items]
-    lines = remaining_lines(purchased, dict(order.refunded_quantities))
+    lines = remaining_lines(_purchased(order), dict(order.refunded_quantities))
     refund = Refund(
         id=refund_id,
         order_id=order.id,
