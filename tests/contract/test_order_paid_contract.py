@@ -9,6 +9,7 @@ import pytest
 from agent.domain.sales import attributed_sale
 from content.domain.posts import attributed_purchase
 from groupbuy.domain.paid_orders import from_order_paid
+from groupbuy.domain.teams import seat_of_order_key, seat_order_key
 from guide.domain.attribution import linked_order
 from mallkit import context, events
 from retail_s2b2c.config import RetailSettings
@@ -43,8 +44,11 @@ def order_paid(mongo_db, monkeypatch) -> dict:
     with context.bound("rid-contract", context.Caller("u_store_owner")):
         store = stores.open_store("Contract store")
         stores.put_store_product(store.id, skus[0].id, 1250)
-    with context.bound("rid-contract", context.Caller("u_buyer")):
-        order = orders.create_order([Line(skus[0].id, 3)], {**ATTRIBUTION, "store_id": store.id})
+    # placed by groupbuy for the buyer's seat, under the seat's key
+    with context.bound("rid-contract", context.Caller("u_buyer", service="groupbuy")):
+        order = orders.create_order(
+            [Line(skus[0].id, 3)], {**ATTRIBUTION, "store_id": store.id}, idempotency_key=seat_order_key("seat_1")
+        )
     body = json.dumps({"out_trade_no": order.id, "transaction_id": "tx", "amount_fen": 3750, "status": "SUCCESS"})
     with context.bound("rid-callback", context.ANONYMOUS):  # the provider calls anonymously
         payments.handle_payment_notify(body.encode(), sign(body.encode(), "contract"), settings)
@@ -66,6 +70,8 @@ def test_envelope(order_paid):
 def test_groupbuy_reads_it(order_paid):
     facts = from_order_paid(order_paid["data"])
     assert (facts.buyer_id, facts.amount_fen, facts.group_team_id) == ("u_buyer", 3750, "tm_1")
+    assert seat_of_order_key(facts.order_key, "groupbuy") == "seat_1"
+    assert facts.paid_at is not None and facts.paid_at.tzinfo is not None
 
 
 def test_content_reads_it(order_paid):

@@ -147,7 +147,13 @@ ATTRIBUTION_FIELDS = tuple(f.name for f in attribution_pb2.Attribution.DESCRIPTO
 
 
 def order_paid_event(
-    order_id: str, *, total_fen: int = 1990, buyer_id: str = "u_buyer", sku_id: str = "sku_1", **attribution: str
+    order_id: str,
+    *,
+    total_fen: int = 1990,
+    buyer_id: str = "u_buyer",
+    sku_id: str = "sku_1",
+    idempotency_key: str = "",
+    **attribution: str,
 ) -> dict:
     """retail's order_paid envelope as its consumers receive it, one line of one unit (what retail
     really raises is pinned against every consumer by tests/contract/test_order_paid_contract.py)."""
@@ -163,6 +169,7 @@ def order_paid_event(
             "total_fen": total_fen,
             "items": [{"sku_id": sku_id, "quantity": 1, "unit_price_fen": total_fen, "amount_fen": total_fen}],
             "attribution": {field: attribution.get(field, "") for field in ATTRIBUTION_FIELDS},
+            "idempotency_key": idempotency_key or order_id,  # retail stores the order id for no key
             "transaction_id": f"tx_{order_id}",
             "paid_at": datetime.now(UTC).isoformat(),
         },

@@ -75,8 +75,9 @@ class Worker:
 
     @timer(interval=60)
     def repair(self) -> None:
-        """Stragglers of crashes: half-settled teams, gate claims that never reached MongoDB, gate
-        places MongoDB gave back."""
+        """Stragglers of crashes: half-settled teams, leaders never named, gate claims that never
+        reached MongoDB, gate places MongoDB gave back."""
         team_life.settle_stragglers(gate())
+        team_life.name_missing_leaders(gate())
         live = Campaign.objects(stage=Stage.PUBLISHED, end_time__gt=now()).only("id")
         sweeps.each(live, lambda campaign: gate_sync.repair(gate(), campaign.id), what="gate repair of campaign")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from mallkit.errors import InvalidArgument
@@ -14,6 +15,8 @@ class PaidOrderFacts:
     buyer_id: str
     amount_fen: int
     group_team_id: str
+    order_key: str  # the idempotency key retail stored for the order ("" if the event has none)
+    paid_at: datetime | None  # when retail took the payment (None if the event does not say)
 
 
 def from_order_paid(data: dict[str, Any]) -> PaidOrderFacts:
@@ -30,4 +33,20 @@ def from_order_paid(data: dict[str, Any]) -> PaidOrderFacts:
         raise InvalidArgument(f"order_paid total_fen must be a whole number of fen, got {total!r}", "malformed_event")
     if not isinstance(group_team_id, str):
         raise InvalidArgument("order_paid attribution.group_team_id must be a string", "malformed_event")
-    return PaidOrderFacts(order_id, buyer_id, total, group_team_id)
+    return PaidOrderFacts(order_id, buyer_id, total, group_team_id, order_key_of(data), _paid_at(data.get("paid_at")))
+
+
+def order_key_of(data: dict[str, Any]) -> str:
+    """An order event's idempotency key ("" when it carries none)."""
+    key = data.get("idempotency_key")
+    return key if isinstance(key, str) else ""
+
+
+def _paid_at(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else None

@@ -120,6 +120,18 @@ def quota_key(campaign_id: str, user_id: str, quota: str) -> str:
     return f"{campaign_id}:{user_id}:{quota}"
 
 
+def seat_order_key(seat_id: str) -> str:
+    """The idempotency key a seat's retail order is placed under."""
+    return f"seat:{seat_id}"
+
+
+def seat_of_order_key(stored_key: str, service: str) -> str:
+    """The seat an order was placed for, read from the key retail stored for it
+    (`<service>/seat:<seat id>`, retail's scoping of a service's keys); "" for any other order."""
+    prefix = f"{service}/{seat_order_key('')}"
+    return stored_key.removeprefix(prefix) if stored_key.startswith(prefix) else ""
+
+
 def given_back(seat_id: str) -> str:
     return f"x:{seat_id}"
 

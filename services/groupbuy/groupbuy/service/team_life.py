@@ -14,7 +14,7 @@ Retail voids (cancels or refunds) the orders that team_failed and seat_released 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from groupbuy.config import SERVICE
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 CAS_ATTEMPTS = 50
 # A team closed this long ago whose seats are still unsettled was left so by a crash.
 SETTLE_GRACE = timedelta(minutes=1)
+# A forming team this old without a clock has seen every hold it began with run out.
+LEADERLESS_AFTER = rules.SEAT_HOLD + rules.ORDERED_SEAT_GRACE + SETTLE_GRACE
 
 
 def team_event(type_: str, team: Team, **extra: Any) -> dict:
@@ -94,58 +96,106 @@ def release_seat(gate: SeatGate, seat: Seat, reason: ReleaseReason, *, team_must
         push__outbox=event,
     ):
         return False
-    gate.give_back(claim_of(seat))
     log.info("seat %s of team %s released (%s)", seat.id, seat.team_id, reason)
+    # the leader first: a gate that fails to take its places back is repaired by gate_sync, but a
+    # team left led by a seat that is gone would never start its clock (name_missing_leaders)
     ensure_leader(gate, seat.team_id)
+    gate.give_back(claim_of(seat))
     return True
 
 
-def ensure_leader(gate: SeatGate, team_id: str) -> None:
-    """The leader is the lowest seat still held; a team left with no member is cancelled."""
+def ensure_leader(gate: SeatGate, team_id: str) -> bool:
+    """The leader is the lowest seat still held; a team left with no member is cancelled. True if
+    it changed the team (a new leader, the cancellation, or the clock of a paid leader started)."""
     team = Team.objects.get(id=team_id)
     if team.status != TeamStatus.FORMING:
-        return
+        return False
     seats = list(Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)).order_by("seat_no"))
     if not seats:  # closed like every team: settling releases whatever joined in between
         event = team_event("team_failed", team, reason=FailureReason.LEADER_LEFT, order_ids=[])
         forming = Team.objects(id=team.id, status=TeamStatus.FORMING)
-        _close(gate, team.id, forming, TeamStatus.FAILED, event, set__failure_reason=FailureReason.LEADER_LEFT)
-        return
-    if any(s.user_id == team.leader_id for s in seats):
-        return
+        return _close(gate, team.id, forming, TeamStatus.FAILED, event, set__failure_reason=FailureReason.LEADER_LEFT)
+    if leader := next((s for s in seats if s.user_id == team.leader_id), None):
+        return _clock_if_leader(gate, leader)  # a no-op unless a crash kept a paid leader's clock from starting
     successor = seats[0]
-    if Team.objects(id=team.id, status=TeamStatus.FORMING, leader_id=team.leader_id).update_one(
+    if not Team.objects(id=team.id, status=TeamStatus.FORMING, leader_id=team.leader_id).update_one(
         set__leader_id=successor.user_id
     ):
-        log.info("team %s: %s leads now", team.id, successor.user_id)
-        _clock_if_leader(gate, successor.reload())  # read after the write: it may be paid by now
+        return False
+    log.info("team %s: %s leads now", team.id, successor.user_id)
+    _clock_if_leader(gate, successor.reload())  # read after the write: it may be paid by now
+    return True
 
 
-def _clock_if_leader(gate: SeatGate, seat: Seat) -> None:
-    """Start the team's clock if `seat` is its leader's and paid (and the clock has not started).
+def name_missing_leaders(gate: SeatGate) -> int:
+    """Finish what a crash cut short after a seat's release: the successor it did not name (or the
+    cancellation of a team it left empty), and the clock of a paid leader it did not start.
+
+    Only a forming team without a clock can be left so, and once every hold it began with is over,
+    it cannot be waiting for one either. The sweep also meets sound teams (a successor still to
+    pay): ensure_leader leaves them as they are. Returns how many teams it changed."""
+    since = now() - LEADERLESS_AFTER
+    stale = Team.objects(status=TeamStatus.FORMING, expires_at=None, created_at__lte=since).only("id")
+    return sweeps.each(stale, lambda team: ensure_leader(gate, team.id), what="leader of team")
+
+
+def _clock_if_leader(gate: SeatGate, seat: Seat) -> bool:
+    """Start the team's clock if `seat` is its leader's and paid (and the clock has not started);
+    True if this call started it.
 
     Called after both writes that can make it so (the seat counted as paid, a new leader named),
     each reading the other's document afresh: whichever of the two lands second starts the clock."""
     if seat.status != SeatStatus.PAID:
-        return
+        return False
     team = Team.objects.only("campaign_id", "leader_id", "status", "expires_at").get(id=seat.team_id)
     if team.status == TeamStatus.FORMING and team.leader_id == seat.user_id and team.expires_at is None:
         campaign = Campaign.objects.only("expiry_hours").get(id=team.campaign_id)
         expires = rules.expires_at(seat.paid_at, campaign.expiry_hours)
         if Team.objects(id=team.id, expires_at=None).update_one(set__expires_at=expires):
             gate.set_expiry(team.campaign_id, team.id, expires)
+            return True
+    return False
 
 
 # ── retail's order events ───────────────────────────────────────────────────────────────────
 
 
-def seat_paid(gate: SeatGate, order_id: str) -> bool:
-    """retail.order_paid for a seat's order: the seat is paid, and the team forms if it was the last."""
-    seat = Seat.objects(order_id=order_id).first()
+def link_order(seat: Seat, order_id: str) -> Seat:
+    """Record the seat's retail order, once. A seat released before its order was recorded names
+    the order in a seat_released of its own, so that retail voids it (cancelled, or refunded if paid)."""
+    Seat.objects(id=seat.id, status=SeatStatus.HELD, order_id="").update_one(
+        set__order_id=order_id, set__hold_expires_at=rules.ordered_hold_expires_at(now())
+    )
+    seat.reload()
+    if seat.status == SeatStatus.RELEASED and not seat.order_id:
+        event = seat_event("seat_released", seat, order_id=order_id, reason=seat.release_reason, paid=False)
+        Seat.objects(id=seat.id, status=SeatStatus.RELEASED, order_id="").update_one(
+            set__order_id=order_id, push__outbox=event
+        )
+        seat.reload()
+    return seat
+
+
+def _seat_of_order(order_id: str, order_key: str) -> Seat | None:
+    """The seat an order was placed for: by the order recorded on it, else by the order's key,
+    recording it now (the call that placed the order stopped before it could)."""
+    if seat := Seat.objects(order_id=order_id).first():
+        return seat
+    seat_id = rules.seat_of_order_key(order_key, SERVICE)
+    unlinked = Seat.objects(id=seat_id, order_id="").first() if seat_id else None
+    return link_order(unlinked, order_id) if unlinked else None
+
+
+def seat_paid(gate: SeatGate, order_id: str, order_key: str = "", paid_at: datetime | None = None) -> bool:
+    """retail.order_paid for a seat's order (paid at `paid_at`, by retail's clock): the seat is
+    paid, and the team forms if it was the last."""
+    seat = _seat_of_order(order_id, order_key)
     if seat is None:
         log.warning("order %s is attributed to a team but no seat has it", order_id)
         return False
-    if Seat.objects(id=seat.id, status=SeatStatus.HELD).update_one(set__status=SeatStatus.PAID, set__paid_at=now()):
+    if Seat.objects(id=seat.id, status=SeatStatus.HELD).update_one(
+        set__status=SeatStatus.PAID, set__paid_at=paid_at or now()
+    ):
         seat.reload()
     elif seat.status != SeatStatus.PAID:
         # paid after the seat was released: retail voids the order on seat_released
@@ -166,6 +216,11 @@ def _count_paid(gate: SeatGate, seat: Seat) -> bool:
         if team.status != TeamStatus.FORMING:
             release_seat(gate, seat, ReleaseReason.TEAM_CLOSED, team_must_form=False)
             return False
+        if team.expires_at is not None and seat.paid_at >= team.expires_at:
+            # paid after the team expired: it closes as it would have at its expiry, without this
+            # seat, which is then released (retail refunds it), however late the sweep runs
+            _close_at_expiry(gate, team)
+            return False
         paid = len(team.paid_seats)
         if paid + 1 >= team.team_size:
             event = team_event(
@@ -183,10 +238,12 @@ def _count_paid(gate: SeatGate, seat: Seat) -> bool:
     raise RuntimeError(f"team {seat.team_id}: too many concurrent changes to count seat {seat.id}")
 
 
-def order_cancelled(gate: SeatGate, order_id: str) -> bool:
+def order_cancelled(gate: SeatGate, order_id: str, order_key: str = "") -> bool:
     """retail cancelled a seat's unpaid order (payment timeout): the seat goes."""
-    seat = Seat.objects(order_id=order_id, status=SeatStatus.HELD).first()
-    return seat is not None and release_seat(gate, seat, ReleaseReason.ORDER_CANCELLED)
+    seat = _seat_of_order(order_id, order_key)
+    if seat is None or seat.status != SeatStatus.HELD:
+        return False
+    return release_seat(gate, seat, ReleaseReason.ORDER_CANCELLED)
 
 
 def order_refunded(gate: SeatGate, order_id: str) -> bool:
@@ -249,7 +306,8 @@ def _close(gate: SeatGate, team_id: str, query: Any, status: TeamStatus, event: 
 def _recount(team: Team) -> None:
     """Paid seats a crash kept off the team's list (paid, then not counted) are added now."""
     counted = [*team.paid_seats, *team.left_seats]
-    for seat in Seat.objects(team_id=team.id, status=SeatStatus.PAID, id__nin=counted).only("id"):
+    in_time = {"paid_at__lt": team.expires_at} if team.expires_at else {}
+    for seat in Seat.objects(team_id=team.id, status=SeatStatus.PAID, id__nin=counted, **in_time).only("id"):
         Team.objects(id=team.id, status=TeamStatus.FORMING, paid_seats__ne=seat.id, left_seats__ne=seat.id).update_one(
             push__paid_seats=seat.id
         )
@@ -258,13 +316,14 @@ def _recount(team: Team) -> None:
 def settle_closed(gate: SeatGate, team_id: str) -> bool:
     """Give back what a closed team's seats no longer need.
 
-    Formed: unpaid seats (virtual fill) go and their orders are voided; the leader's "opened a
-    team" quota frees; paid seats keep their allotment and "joined" quota. Failed: every seat goes.
+    Formed: seats it did not form with (unpaid by virtual fill, or paid too late to count) go and
+    their orders are voided; the leader's "opened a team" quota frees; paid seats keep their
+    allotment and "joined" quota. Failed: every seat goes.
     """
     team = Team.objects.get(id=team_id)
     gate.close_team(team.campaign_id, team.id)  # first, so no place given back below is granted again
     for seat in Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)):
-        if team.status == TeamStatus.FAILED or seat.status == SeatStatus.HELD:
+        if team.status == TeamStatus.FAILED or seat.id not in team.paid_seats:
             release_seat(gate, seat, ReleaseReason.TEAM_CLOSED, team_must_form=False)
         elif (
             seat.kind == SeatKind.OPENED

@@ -23,7 +23,7 @@ from groupbuy.retail import Retail, place_order
 from groupbuy.service import gate_sync
 from groupbuy.service.campaigns import cached_campaign, get_cached_campaign, limits_of, status_of
 from groupbuy.service.seat_gate import Claim, RebuildNeeded, Refused, SeatGate, UnknownTeam
-from groupbuy.service.team_life import release_seat, seat_event, team_event
+from groupbuy.service.team_life import link_order, release_seat, seat_event, team_event
 from mallkit import ids, paging
 from mallkit.access import ADMIN, get_or_404, require_user
 from mallkit.clock import now
@@ -244,19 +244,13 @@ def place_seat_order(retail: Retail, team_id: str) -> Seat:
         sku_id=campaign.sku_id,
         quantity=seat.quantity,
         unit_price_fen=seat.price_fen // seat.quantity,
-        idempotency_key=f"seat:{seat.id}",
+        idempotency_key=rules.seat_order_key(seat.id),
         distribution_enabled=campaign.distribution_enabled,
         group_team_id=team.id,
     )
-    # the hold now runs with the order's own payment window, and a grace for its events
-    Seat.objects(id=seat.id, status=SeatStatus.HELD, order_id="").update_one(
-        set__order_id=order.id, set__hold_expires_at=rules.ordered_hold_expires_at(now())
-    )
-    seat.reload()
-    if seat.order_id != order.id:
-        # released while retail made the order: its seat_released named no order, so this one does
-        event = seat_event("seat_released", seat, order_id=order.id, reason=seat.release_reason, paid=False)
-        Seat.objects(id=seat.id, status=SeatStatus.RELEASED).update_one(push__outbox=event)
+    # the hold now runs with the order's own payment window, and a grace for its events; if this
+    # call stops before the link is written, retail's events for the order find the seat by its key
+    if link_order(seat, order.id).status == SeatStatus.RELEASED:
         raise FailedPrecondition("the seat was released before its order was placed", "seat_released")
     return seat
 
@@ -288,12 +282,16 @@ def place_solo_order(retail: Retail, campaign_id: str, quantity: int, idempotenc
 def leave_team(gate: SeatGate, team_id: str) -> Team:
     """Give up the seat before the team forms; a paid seat's order is refunded by retail."""
     seat = _my_seat(team_id)  # a released seat gave its member key back: _my_seat never finds one
-    team = Team.objects.get(id=seat.team_id)
-    rules.require_forming(team.status)
-    if not release_seat(gate, seat, rules.ReleaseReason.LEFT):
-        team.reload()
+    for _ in range(CLAIM_ATTEMPTS):
+        team = Team.objects.get(id=seat.team_id)
         rules.require_forming(team.status)
-    return team.reload()
+        if release_seat(gate, seat, rules.ReleaseReason.LEFT):
+            return team.reload()
+        # the seat changed under the release (paid, its order linked, released by its hold): again
+        seat.reload()
+        if seat.status == SeatStatus.RELEASED:
+            return team.reload()
+    raise Unavailable("the seat keeps changing; try again", "seat_busy")
 
 
 # ── sharing and reading ─────────────────────────────────────────────────────────────────────

@@ -7,9 +7,11 @@ from datetime import timedelta
 import pytest
 
 from groupbuy.documents import Campaign, Seat, Team
+from groupbuy.domain.teams import seat_order_key
 from groupbuy.service import paid_orders, team_life, teams
 from mallkit.clock import frozen_at, now
 from mallkit.errors import FailedPrecondition
+from mallkit.testing import order_paid_event
 
 from ..conftest import as_user, user
 from .test_teams import join_as, live_campaign, open_as, pay
@@ -187,8 +189,9 @@ def test_an_order_placed_while_its_seat_was_released_is_named_for_retail_to_void
     monkeypatch.setattr(fake_retail, "CreateOrder", released_meanwhile)
     with as_user(user("u_slow")), pytest.raises(FailedPrecondition, match="released before its order"):
         teams.place_seat_order(fake_retail, team.id)
-    [order_id] = set(fake_retail.order_ids.values()) - {s.order_id for s in Seat.objects(team_id=team.id)}
+    order_id = fake_retail.order_ids[("u_slow", seat_order_key(seat.id))]
     assert [e["data"]["order_id"] for e in events(seat, "seat_released")] == ["", order_id]
+    assert seat.order_id == order_id  # recorded on the released seat, so retail's later events find it
 
 
 def test_a_release_read_before_the_seat_got_its_order_does_not_release_it_unnamed(mongo_db, gate, fake_retail):
@@ -243,3 +246,57 @@ def test_crashes_after_a_payment_or_a_close_are_finished_by_the_clocks(mongo_db,
         assert team_life.settle_stragglers(gate) == 1
     assert failed.reload().seats_settled
     assert {s.status for s in Seat.objects(team_id=failed.id)} == {"released"}
+
+
+def test_leaving_while_the_payment_lands_releases_the_paid_seat(mongo_db, gate, fake_retail, monkeypatch):
+    _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=1)
+    member = Seat.objects.get(team_id=team.id, status="held")
+    release = teams.release_seat
+
+    def paid_meanwhile(gate_, seat, reason, **kwargs):
+        if seat.status == "held":  # the leave read the seat unpaid; the payment lands before its write
+            team_life.seat_paid(gate_, seat.order_id)
+        return release(gate_, seat, reason, **kwargs)
+
+    monkeypatch.setattr(teams, "release_seat", paid_meanwhile)
+    with as_user(user(member.user_id)):
+        teams.leave_team(gate, team.id)
+    assert member.reload().status == "released"
+    [released] = events(member, "seat_released")
+    assert (released["data"]["order_id"], released["data"]["paid"]) == (member.order_id, True)  # retail refunds it
+    assert member.id not in team.reload().paid_seats
+
+
+def test_a_payment_after_the_team_expired_fails_it_before_the_sweep_comes(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=2, paid=1, unpaid=1)
+    late = Seat.objects.get(team_id=team.id, status="held")
+    with frozen_at(team.expires_at + timedelta(seconds=1)):
+        assert team_life.seat_paid(gate, late.order_id, paid_at=now()) is False
+    team.reload()
+    assert (team.status, team.failure_reason) == ("failed", "expired")
+    assert late.reload().status == "released"
+    [failed] = events(team, "team_failed")
+    assert late.order_id in failed["data"]["order_ids"]  # retail refunds it
+
+
+def test_a_payment_made_in_time_counts_however_late_its_event_is_handled(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=2, paid=1, unpaid=1)
+    member = Seat.objects.get(team_id=team.id, status="held")
+    envelope = order_paid_event(member.order_id, buyer_id=member.user_id, group_team_id=team.id)
+    envelope["data"]["paid_at"] = (team.expires_at - timedelta(seconds=1)).isoformat()  # retail's clock
+    with frozen_at(team.expires_at + timedelta(minutes=5)):  # a worker catching up on a backlog
+        paid_orders.order_paid(gate, envelope)
+    assert team.reload().status == "formed"
+
+
+def test_a_seat_paid_too_late_is_let_go_by_a_virtually_filled_team(mongo_db, gate, fake_retail):
+    _, team = team_with(gate, fake_retail, size=4, paid=2, unpaid=1, virtual_fill_percent=40)
+    late = Seat.objects.get(team_id=team.id, status="held")
+    with frozen_at(team.expires_at):
+        # paid at the expiry, and the sweep closes the team before that payment is counted
+        Seat.objects(id=late.id).update_one(set__status="paid", set__paid_at=now())
+        assert team_life.close_expired_teams(gate) == 1
+    team.reload()
+    assert (team.status, team.virtually_filled, len(team.paid_seats)) == ("formed", True, 2)
+    assert late.reload().status == "released"
+    assert [e["data"]["order_id"] for e in events(late, "seat_released")] == [late.order_id]  # refunded

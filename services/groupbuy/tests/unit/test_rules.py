@@ -96,9 +96,22 @@ def test_units_per_order_are_limited():
 
 def test_order_paid_data_gives_the_facts_groupbuy_keeps(order_paid):
     data = order_paid("ord_1", buyer_id="u_b", total_fen=3980, group_team_id="tm_7")["data"]
-    assert paid_orders.from_order_paid(data) == paid_orders.PaidOrderFacts("ord_1", "u_b", 3980, "tm_7")
-    del data["attribution"]
-    assert paid_orders.from_order_paid(data).group_team_id == ""
+    data["paid_at"] = "2026-12-01T08:00:00.123+08:00"
+    assert paid_orders.from_order_paid(data) == paid_orders.PaidOrderFacts(
+        "ord_1", "u_b", 3980, "tm_7", "ord_1", datetime(2026, 12, 1, 0, 0, 0, 123000, tzinfo=UTC)
+    )
+    del data["attribution"], data["idempotency_key"], data["paid_at"]
+    facts = paid_orders.from_order_paid(data)
+    assert (facts.group_team_id, facts.order_key, facts.paid_at) == ("", "", None)
+    for unreadable in ("yesterday", "2026-12-01T08:00:00", 7):  # not a time, or no zone to place it in
+        assert paid_orders.from_order_paid({**data, "paid_at": unreadable}).paid_at is None
+
+
+def test_a_seats_order_key_names_the_seat_and_no_other_key_does():
+    stored = f"groupbuy/{teams.seat_order_key('seat_9')}"  # how retail stores a service's key
+    assert teams.seat_of_order_key(stored, "groupbuy") == "seat_9"
+    for other in ("seat:seat_9", "retail/seat:seat_9", "groupbuy/solo:cmp_1:k", "ord_1", ""):
+        assert teams.seat_of_order_key(other, "groupbuy") == ""
 
 
 @pytest.mark.parametrize(

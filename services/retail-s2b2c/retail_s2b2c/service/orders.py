@@ -89,6 +89,7 @@ def order_event(type_: str, order: Order, **extra: object) -> dict:
             ],
             "attribution": dict(order.attribution.to_mongo()),
             "distribution_enabled": order.distribution_enabled,
+            "idempotency_key": order.idempotency_key,
             **extra,
         },
     )
