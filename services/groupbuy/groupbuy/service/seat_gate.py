@@ -106,6 +106,16 @@ redis.call('ZREM', pending, member)
 return 1
 """
 
+# Give back the per-user quota slots of one kind (o/j) that hold this team, whichever they are: a
+# caller that no longer knows the slot's number (MongoDB gave it back first) can still ask.
+_FREE_QUOTA = """
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if fields[i + 1] == ARGV[1] and string.sub(fields[i], 1, 1) == ARGV[2] then redis.call('HDEL', KEYS[1], fields[i]) end
+end
+return 1
+"""
+
 _CLOSE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'open', '0') end
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -186,6 +196,7 @@ class SeatGate:
         self._claim = client.register_script(_CLAIM)
         self._give_back = client.register_script(_GIVE_BACK)
         self._close = client.register_script(_CLOSE)
+        self._free_quota = client.register_script(_FREE_QUOTA)
 
     # ── keys ────────────────────────────────────────────────────────────────────────────────
 
@@ -221,13 +232,16 @@ class SeatGate:
             return Refused(reply[1])
         return Claim(campaign_id, team_id, user_id, int(reply[1]), int(reply[2]), reply[3])
 
-    def give_back(self, claim: Claim, *, seat: bool = True, slot: bool = True, quota: bool = True) -> None:
-        """Free what a claim took (all of it by default), and forget it as pending."""
+    def give_back(self, claim: Claim) -> None:
+        """Free what a claim took, and forget it as pending."""
         keys = self._keys(claim.campaign_id, claim.team_id, claim.user_id)
         keys = [keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], f"{_prefix(claim.campaign_id)}:gen"]
-        args = [claim.team_id, claim.user_id, str(claim.seat_no) if seat else "", str(claim.slot) if slot else "",
-                claim.quota if quota else "", claim.member]  # fmt: skip
+        args = [claim.team_id, claim.user_id, str(claim.seat_no), str(claim.slot), claim.quota, claim.member]
         self._give_back(keys=keys, args=args)
+
+    def free_quota(self, campaign_id: str, user_id: str, team_id: str, kind: SeatKind) -> None:
+        """Give back the user's `kind` quota slot held by the team, if the gate still holds one."""
+        self._free_quota(keys=[f"{_prefix(campaign_id)}:u:{user_id}"], args=[team_id, str(kind)])
 
     def settled(self, claim: Claim) -> None:
         """MongoDB holds the claim: it is no longer pending."""

@@ -325,12 +325,12 @@ def settle_closed(gate: SeatGate, team_id: str) -> bool:
     for seat in Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)):
         if team.status == TeamStatus.FAILED or seat.id not in team.paid_seats:
             release_seat(gate, seat, ReleaseReason.TEAM_CLOSED, team_must_form=False)
-        elif (
-            seat.kind == SeatKind.OPENED
-            and not seat.quota_key.startswith("x:")
-            and Seat.objects(id=seat.id, quota_key=seat.quota_key).update_one(set__quota_key=rules.given_back(seat.id))
-        ):
-            gate.give_back(claim_of(seat), seat=False, slot=False)
+        elif seat.kind == SeatKind.OPENED:
+            if quota_of(seat.quota_key):
+                Seat.objects(id=seat.id, quota_key=seat.quota_key).update_one(set__quota_key=rules.given_back(seat.id))
+            # asked every time, not only after the write above: a settling that stopped after it (the
+            # gate down, a crash) is run again by settle_stragglers and must still free the gate
+            gate.free_quota(team.campaign_id, seat.user_id, team.id, SeatKind.OPENED)
     return bool(Team.objects(id=team.id, seats_settled=False).update_one(set__seats_settled=True))
 
 

@@ -18,7 +18,7 @@ from mallkit.testing import order_paid_event
 
 from ..conftest import as_user, user
 from .test_team_life import events, team_with
-from .test_teams import join_as, pay
+from .test_teams import join_as, live_campaign, open_as, pay, refusal
 
 pytestmark = pytest.mark.integration
 
@@ -152,3 +152,28 @@ def test_leaders_a_crash_never_named_are_named_by_the_sweep(mongo_db, gate, fake
     assert (team.leader_id, team.expires_at) == ("u_0", successor.paid_at + timedelta(hours=24))
     assert (alone.status, alone.failure_reason) == ("failed", "leader_left")
     assert (sound.status, sound.leader_id, sound.expires_at) == ("forming", "u_lead", None)
+
+
+def test_an_openers_quota_left_in_the_gate_when_the_team_formed_is_freed_by_the_straggler_sweep(
+    mongo_db, gate, fake_retail, monkeypatch
+):
+    campaign = live_campaign(fake_retail, team_size=2)  # one team opened at a time
+    team, _ = open_as(gate, "u_lead", campaign)
+    join_as(gate, "u_0", team.id)
+    pay(gate, fake_retail, "u_lead", team.id)
+    free_quota = gate.free_quota
+
+    def redis_down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(gate, "free_quota", redis_down)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        pay(gate, fake_retail, "u_0", team.id)  # the team forms; settling it stops at the gate
+    monkeypatch.setattr(gate, "free_quota", free_quota)
+    team.reload()
+    assert (team.status, team.seats_settled) == ("formed", False)
+    assert refusal(open_as, gate, "u_lead", campaign) == "open_limit_reached"  # MongoDB has freed it already
+    with frozen_at(now() + team_life.SETTLE_GRACE + timedelta(seconds=1)):
+        assert team_life.settle_stragglers(gate) == 1
+    second, _ = open_as(gate, "u_lead", campaign)
+    assert second.leader_id == "u_lead"
