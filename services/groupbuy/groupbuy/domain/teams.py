@@ -38,6 +38,8 @@ class ReleaseReason(StrEnum):
     HOLD_EXPIRED = "hold_expired"
     ORDER_CANCELLED = "order_cancelled"
     TEAM_CLOSED = "team_closed"
+    # the team closed between the gate's grant and the seat's insert: the join was refused
+    JOIN_REFUSED = "join_refused"
 
 
 class FailureReason(StrEnum):

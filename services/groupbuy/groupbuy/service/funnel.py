@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from groupbuy.documents import Seat, Share, Team
-from groupbuy.domain.teams import SeatKind, TeamStatus
+from groupbuy.domain.teams import ReleaseReason, SeatKind, TeamStatus
 from groupbuy.service.campaigns import owned_campaign
 from mallkit.errors import InvalidArgument
 
@@ -43,7 +43,9 @@ def campaign_funnel(campaign_id: str, top_inviters: int) -> Funnel:
     formed = list(Team.objects(campaign_id=campaign.id, status=TeamStatus.FORMED).only("paid_seats"))
     formed_with = {seat_id for team in formed for seat_id in team.paid_seats}
     fields = ("id", "team_id", "user_id", "kind", "paid_at", "inviter_id")
-    seats = list(Seat.objects(campaign_id=campaign.id).only(*fields))
+    # a join answered team_closed left a released seat behind: it never happened
+    taken = Seat.objects(campaign_id=campaign.id, release_reason__ne=ReleaseReason.JOIN_REFUSED)
+    seats = list(taken.only(*fields))
     totals = Counts(
         shares=Share.objects(campaign_id=campaign.id).count(),
         opens=Team.objects(campaign_id=campaign.id).count(),

@@ -140,7 +140,7 @@ def _take(gate: SeatGate, campaign: Campaign, team_id: str, kind: SeatKind, quan
             raise
         gate.settled(claim)
         if new_team is None and _closed_meanwhile(gate, campaign.id, team_id):
-            release_seat(gate, seat, rules.ReleaseReason.TEAM_CLOSED, team_must_form=False)
+            release_seat(gate, seat, rules.ReleaseReason.JOIN_REFUSED, team_must_form=False)
             raise REFUSALS["team_closed"]()
         return seat
     raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")

@@ -8,12 +8,12 @@ import pytest
 
 from groupbuy.documents import Campaign, Seat, Team
 from groupbuy.domain.teams import seat_order_key
-from groupbuy.service import paid_orders, team_life, teams
+from groupbuy.service import funnel, paid_orders, team_life, teams
 from mallkit.clock import frozen_at, now
 from mallkit.errors import FailedPrecondition
 from mallkit.testing import order_paid_event
 
-from ..conftest import as_user, user
+from ..conftest import BRAND, as_user, user
 from .test_teams import join_as, live_campaign, open_as, pay
 
 pytestmark = pytest.mark.integration
@@ -220,8 +220,11 @@ def test_a_join_granted_before_its_team_closed_and_stored_after_is_undone(mongo_
     with as_user(user("u_late")), pytest.raises(FailedPrecondition) as refused:
         teams.join_team(gate, team.id, "", 1)
     assert refused.value.code == "team_closed"
-    assert Seat.objects.get(team_id=team.id, user_id="u_late").status == "released"
+    undone = Seat.objects.get(team_id=team.id, user_id="u_late")
+    assert (undone.status, undone.release_reason) == ("released", "join_refused")
     assert gate.claimed(team.campaign_id) == 0  # every place the failed team held is given back
+    with as_user(BRAND):
+        assert funnel.campaign_funnel(team.campaign_id, 0).totals.joins == 0  # a refused join is no join
 
 
 def test_crashes_after_a_payment_or_a_close_are_finished_by_the_clocks(mongo_db, gate, fake_retail):

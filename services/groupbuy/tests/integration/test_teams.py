@@ -106,17 +106,40 @@ def test_a_leader_opens_friends_join_and_the_team_forms_when_every_seat_is_paid(
 
 def test_refusals_name_their_reason_and_change_nothing(mongo_db, gate, fake_retail):
     campaign = live_campaign(fake_retail, team_size=2, limits=UserLimits(teams_opened=1, teams_joined=1))
+
+    def records() -> tuple:
+        """Every seat and team with its events, and everything the seat gate holds for the campaign."""
+        seats = sorted((s.id, s.status, len(s.outbox)) for s in Seat.objects)
+        teams_ = sorted((t.id, t.status, len(t.outbox)) for t in Team.objects)
+        return seats, teams_, gate_state(gate, campaign.id)
+
     team, _ = open_as(gate, "u_lead", campaign)
+    before = records()
     assert refusal(join_as, gate, "u_lead", team.id) == "already_joined"
+    assert records() == before
     join_as(gate, "u_a", team.id)
+    before = records()
     assert refusal(join_as, gate, "u_b", team.id) == "team_full"
     assert refusal(open_as, gate, "u_lead", campaign) == "open_limit_reached"
+    assert records() == before
     other, _ = open_as(gate, "u_other", campaign)
+    before = records()
     assert refusal(join_as, gate, "u_a", other.id) == "join_limit_reached"
     assert refusal(join_as, gate, "u_b", "team_missing") == "team_not_found"
     assert refusal(join_as, gate, "u_b", other.id, quantity=2) == "units_limit_exceeded"
+    assert records() == before
     assert Seat.objects(status__in=["held", "paid"]).count() == 3
-    assert Team.objects.count() == 2
+
+
+def gate_state(gate: SeatGate, campaign_id: str) -> dict[str, object]:
+    """Every key the gate keeps for the campaign, with its value (`gen` counts give-backs only)."""
+    read = {
+        "hash": gate.redis.hgetall,
+        "set": gate.redis.smembers,
+        "string": gate.redis.get,
+        "zset": lambda key: gate.redis.zrange(key, 0, -1, withscores=True),
+    }
+    return {key: read[gate.redis.type(key)](key) for key in gate.redis.scan_iter(match=f"gb:{{{campaign_id}}}:*")}
 
 
 def test_the_allotment_is_never_oversold(mongo_db, gate, fake_retail):
