@@ -192,10 +192,22 @@ def test_creating_a_brand_needs_role_brand_or_admin(
 
 
 def test_public_routes_forward_no_identity(client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan) -> None:
-    assert client.get("/api/v1/skus/sku_1", headers=auth("u_1", "admin")).status_code == 200
-    (call,) = plan.calls_to("GetSku")
+    assert client.get("/api/v1/brands/brd_1", headers=auth("u_1", "admin")).status_code == 200
+    (call,) = plan.calls_to("GetBrand")
     assert "x-user-id" not in call.metadata
     assert call.metadata["x-request-id"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/products/prd_1", "/api/v1/skus/sku_1"])
+def test_catalog_reads_forward_an_optional_caller(
+    client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan, path: str
+) -> None:
+    """So that a brand sees its own product (and SKU) while it awaits review; anyone sees approved ones."""
+    assert client.get(path, headers=auth("u_brand", "brand")).status_code == 200
+    assert client.get(path).status_code == 200
+    signed_in, anonymous = (call.metadata for call in plan.calls)
+    assert (signed_in["x-user-id"], "x-user-id" in anonymous) == ("u_brand", False)
+    assert_error(client.get(path, headers={"Authorization": "Bearer not-a-jwt"}), 401, "invalid_token")
 
 
 def test_dev_token_route_issues_a_working_token(client: TestClient, plan: Plan) -> None:
@@ -253,8 +265,8 @@ ACCESS = {
     ("POST", "/api/v1/products"): "role_brand_or_admin",
     ("POST", "/api/v1/admin/products/{product_id}/review"): "role_admin",
     ("GET", "/api/v1/products"): "public",
-    ("GET", "/api/v1/products/{product_id}"): "public",
-    ("GET", "/api/v1/skus/{sku_id}"): "public",
+    ("GET", "/api/v1/products/{product_id}"): "optionally_authenticated",
+    ("GET", "/api/v1/skus/{sku_id}"): "optionally_authenticated",
     ("POST", "/api/v1/skus/{sku_id}/stock-adjustments"): "role_brand_or_admin",
     ("POST", "/api/v1/orders"): "authenticated",
     ("GET", "/api/v1/orders"): "authenticated",

@@ -298,7 +298,7 @@ def test_openapi_document(client: TestClient) -> None:
         "description": spec["components"]["securitySchemes"]["bearerAuth"]["description"],
     }
     assert spec["paths"]["/api/v1/orders"]["post"]["security"] == [{"bearerAuth": []}]
-    assert "security" not in spec["paths"]["/api/v1/skus/{sku_id}"]["get"]
+    assert "security" not in spec["paths"]["/api/v1/brands/{brand_id}"]["get"]
     assert {"retail", "payments", "groupbuy", "content", "agent", "guide", "dev"} <= {t["name"] for t in spec["tags"]}
     schemas = spec["components"]["schemas"]
     assert schemas["NewOrderLine"]["properties"]["quantity"]["examples"] == [2]

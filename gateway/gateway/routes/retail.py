@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from gateway import errors
-from gateway.auth import Role, public, role
+from gateway.auth import OPTIONAL_TOKEN, Role, optionally_authenticated, public, role
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import MAX_FEN, Money, to_pb
@@ -23,6 +23,7 @@ router = APIRouter(tags=["retail"], responses=errors.COMMON, route_class=Idempot
 BrandOrAdmin = Annotated[Rpc, Depends(role(Role.BRAND, Role.ADMIN))]
 AdminOnly = Annotated[Rpc, Depends(role(Role.ADMIN))]
 Public = Annotated[Rpc, Depends(public)]
+MaybeSignedIn = Annotated[Rpc, Depends(optionally_authenticated)]
 MAX_STOCK = 10_000_000
 
 
@@ -194,14 +195,24 @@ async def list_products(
     return Page[Product](items=[Product.from_pb(p) for p in reply.products], next_cursor=reply.page.next_cursor or None)
 
 
-@router.get("/products/{product_id}", summary="A product and its SKUs (public)")
-async def get_product(product_id: PathId, rpc: Public) -> Product:
+@router.get(
+    "/products/{product_id}",
+    responses=errors.NEEDS_TOKEN,
+    openapi_extra=OPTIONAL_TOKEN,
+    summary="A product and its SKUs (public; one not approved only with its brand owner's or an admin's token)",
+)
+async def get_product(product_id: PathId, rpc: MaybeSignedIn) -> Product:
     reply = await rpc.retail("GetProduct", pb.GetProductRequest(product_id=product_id))
     return Product.from_pb(reply.product)
 
 
-@router.get("/skus/{sku_id}", summary="A SKU with its price and stock (public)")
-async def get_sku(sku_id: PathId, rpc: Public) -> Sku:
+@router.get(
+    "/skus/{sku_id}",
+    responses=errors.NEEDS_TOKEN,
+    openapi_extra=OPTIONAL_TOKEN,
+    summary="A SKU with its price and stock (public; as its product, when not approved)",
+)
+async def get_sku(sku_id: PathId, rpc: MaybeSignedIn) -> Sku:
     reply = await rpc.retail("GetSku", pb.GetSkuRequest(sku_id=sku_id))
     return Sku.from_pb(reply.sku)
 
