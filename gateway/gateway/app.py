@@ -71,8 +71,12 @@ neither exists in production.
 public, any authenticated user, or one of the roles consumer, store_owner, brand, agent, kol,
 creator, admin. Everyone is a consumer; store_owner and creator are self-assigned
 (`POST /api/v1/me/roles`); brand, kol, agent and admin are granted by an admin approving an
-application (`POST /api/v1/role-applications`). Someone else's orders, payments, agents or links
-answer 404, as if they did not exist.
+application (`POST /api/v1/role-applications`). The services check ownership by one rule: what the
+caller cannot see answers 404, as if it did not exist (someone else's orders, refunds, agents or
+links; another brand's drafts); what the caller sees but is not theirs to do answers 403 with a code
+saying why (`not_buyer`, `not_seller`, `own_refund`, `not_store_owner`, `not_initiator`,
+`not_campaign_owner`). An order is seen by its buyer, its sellers and admins; stores, bargains and
+published campaigns by everyone. `?user_id=` of another user is for admins (403 `role_required`).
 
 **Limits and retries.** Requests are rate limited per IP and per user (stricter for sign-in and
 codes): a 429 carries `Retry-After` in seconds. POSTs that create orders or payments accept an

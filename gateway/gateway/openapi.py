@@ -15,7 +15,7 @@ ERROR_CODES = {
     400: ("invalid_argument", "the request was refused by the service"),
     401: ("missing_token", "a bearer access token is required"),
     403: ("role_required", "this action needs one of the roles: brand, admin"),
-    404: ("not_found", "it does not exist, or it is not yours"),
+    404: ("not_found", "it does not exist, or the caller cannot see it"),
     409: ("failed_precondition", "the current state does not allow this"),
     413: ("payload_too_large", "the callback body is too large"),
     422: ("validation_failed", "the request is not valid"),

@@ -1,7 +1,14 @@
 """Authorization matrix on the live platform: every route that touches an owned resource, called by its
 owner, by another user and, where there is one, by a related party (the order's store owner or brand
-owner, another brand). Each case states who gets through and what everyone else gets; no token and
-every kind of bad token get 401 wherever a token is required.
+owner, another brand). Each case states who gets through and what everyone else gets, by one rule:
+
+- a resource the caller cannot see answers 404, as if it did not exist;
+- a resource the caller sees, when the action is not theirs, answers 403 with a code saying why;
+- no token and every kind of bad token get 401 wherever a token is required.
+
+Routes that act on the caller's own part of something (`/groupbuy/teams/{id}/order` and `/leave`: the
+caller's seat) answer 404 `seat_not_found` when there is none, as `GET /stores/me` does. A `?user_id=`
+of another user is an admin's parameter: 403 `role_required`.
 
 A route with a path parameter or an id in its query is either in MATRIX or, with the reason, in
 NOT_OWNED; `test_every_route_with_an_owner_is_in_the_matrix` fails for one that is in neither, so a
@@ -39,6 +46,8 @@ Body = Callable[[dict[str, str]], dict[str, Any]]
 ROLE_REQUIRED: Expect = (403, "role_required")
 NOT_STORE_OWNER: Expect = (403, "not_store_owner")
 NOT_BUYER: Expect = (403, "not_buyer")
+NOT_SELLER: Expect = (403, "not_seller")
+NOT_CAMPAIGN_OWNER: Expect = (403, "not_campaign_owner")
 ORDER_NOT_FOUND: Expect = (404, "order_not_found")
 REFUND_NOT_FOUND: Expect = (404, "refund_not_found")
 CAMPAIGN_NOT_FOUND: Expect = (404, "campaign_not_found")
@@ -163,7 +172,7 @@ MATRIX = [
         "POST",
         "/skus/{sku_id}/stock-adjustments",
         ("brand",),
-        {"stranger": ROLE_REQUIRED, "other_brand": (403, "not_brand_owner")},
+        {"stranger": ROLE_REQUIRED, "other_brand": (404, "sku_not_found")},
         ids=PENDING_SKU,
         body=lambda ids: {"delta": 1, "reason": "matrix restock"},
     ),
@@ -203,7 +212,7 @@ MATRIX = [
         "GET",
         "/groupbuy/campaigns/{campaign_id}/funnel",
         ("brand",),
-        {"stranger": ROLE_REQUIRED, "other_brand": CAMPAIGN_NOT_FOUND},
+        {"stranger": ROLE_REQUIRED, "other_brand": NOT_CAMPAIGN_OWNER},
     ),
     Case("POST", "/groupbuy/teams/{team_id}/order", ("owner",), {"stranger": (404, "seat_not_found")}, ok=201),
     # leaving would end the team the other checks need; test_groupbuy_flow leaves one
@@ -212,7 +221,7 @@ MATRIX = [
         "POST",
         "/bargain/bargains/{bargain_id}/order",
         ("owner",),
-        {"stranger": (404, "bargain_not_found")},
+        {"stranger": (403, "not_initiator")},  # a bargain is public: what a shared link opens
         key=True,
         ok=201,
     ),
@@ -222,7 +231,7 @@ MATRIX = [
         "POST",
         "/orders/{order_id}/shipment",
         ("seller", "brand"),
-        {"owner": ORDER_NOT_FOUND, "stranger": ORDER_NOT_FOUND},
+        {"owner": NOT_SELLER, "stranger": ORDER_NOT_FOUND},
         ids=PAID,
         body=shipment,
     ),
@@ -230,14 +239,14 @@ MATRIX = [
         "POST",
         "/orders/{order_id}/receipt",
         ("owner",),
-        {"seller": ORDER_NOT_FOUND, "brand": ORDER_NOT_FOUND, "stranger": ORDER_NOT_FOUND},
+        {"seller": NOT_BUYER, "brand": NOT_BUYER, "stranger": ORDER_NOT_FOUND},
         ids=PAID,
     ),
     Case(
         "POST",
         "/orders/{order_id}/refunds",
         ("owner",),
-        {"seller": ORDER_NOT_FOUND, "brand": ORDER_NOT_FOUND, "stranger": ORDER_NOT_FOUND},
+        {"seller": NOT_BUYER, "brand": NOT_BUYER, "stranger": ORDER_NOT_FOUND},
         ids=PAID,
         body=one_unit_back,
         key=True,
@@ -247,7 +256,7 @@ MATRIX = [
         "POST",
         "/refunds/{refund_id}/review",
         ("brand",),
-        {"owner": REFUND_NOT_FOUND, "seller": (403, "not_refund_reviewer"), "stranger": REFUND_NOT_FOUND},
+        {"owner": (403, "own_refund"), "seller": (403, "not_refund_reviewer"), "stranger": REFUND_NOT_FOUND},
         body=lambda ids: {"approve": True},
     ),
     # stores are public; only their owner changes them
@@ -280,7 +289,7 @@ MATRIX = [
         {"stranger": ROLE_REQUIRED, "other_brand": CAMPAIGN_NOT_FOUND},
         ids=DRAFT,
     ),
-    Case("POST", "/groupbuy/campaigns/{campaign_id}/publish", (), {"other_brand": CAMPAIGN_NOT_FOUND}),
+    Case("POST", "/groupbuy/campaigns/{campaign_id}/publish", (), {"other_brand": NOT_CAMPAIGN_OWNER}),
     Case(
         "POST",
         "/groupbuy/campaigns/{campaign_id}/end",
@@ -288,7 +297,7 @@ MATRIX = [
         {"stranger": ROLE_REQUIRED, "other_brand": CAMPAIGN_NOT_FOUND},
         ids=DRAFT,
     ),
-    Case("POST", "/groupbuy/campaigns/{campaign_id}/end", (), {"other_brand": CAMPAIGN_NOT_FOUND}),
+    Case("POST", "/groupbuy/campaigns/{campaign_id}/end", (), {"other_brand": NOT_CAMPAIGN_OWNER}),
 ]
 
 # Routes with a path parameter or an id in the query that touch nothing owned, and why.

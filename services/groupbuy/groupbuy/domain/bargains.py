@@ -31,7 +31,7 @@ from enum import StrEnum
 
 from groupbuy.domain.campaigns import CampaignStatus, Stage, check_schedule, status_at
 from mallkit import ids
-from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from mallkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 
 MIN_HELPERS = 1
 MAX_HELPERS = 100
@@ -206,7 +206,7 @@ def check_can_buy(buy_rule: str, status: str, expires_at: datetime, at: datetime
         raise FailedPrecondition("this bargain is sold only at the floor price", "floor_not_reached")
 
 
-def check_initiator(initiator_id: str, user_id: str, bargain_id: str) -> None:
-    """Only the initiator buys; to anyone else the bargain does not exist for buying."""
+def check_initiator(initiator_id: str, user_id: str) -> None:
+    """Only the initiator buys (anyone may see a bargain: it is what a shared link opens)."""
     if initiator_id != user_id:
-        raise NotFound(f"bargain {bargain_id!r} not found", "bargain_not_found")
+        raise PermissionDenied("only the bargain's initiator buys it", "not_initiator")

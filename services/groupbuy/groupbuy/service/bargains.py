@@ -376,7 +376,7 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
     """The initiator's retail order at the bargain's price; a second call returns the same order."""
     who = require_user()
     bargain = get_or_404(Bargain, bargain_id, "bargain")
-    rules.check_initiator(bargain.initiator_id, who.user_id, bargain.id)
+    rules.check_initiator(bargain.initiator_id, who.user_id)
     attempts, token = 0, uuid.uuid4().hex
     while bargain.status not in (BargainStatus.ORDERED, BargainStatus.ORDERING):
         attempts += 1

@@ -15,7 +15,7 @@ from mallkit import ids, paging
 from mallkit.access import ADMIN, BRAND, get_or_404, require_role
 from mallkit.clock import now
 from mallkit.context import caller
-from mallkit.errors import FailedPrecondition, NotFound
+from mallkit.errors import FailedPrecondition, NotFound, PermissionDenied
 
 # Join attempts read the campaign on every call; its terms are frozen once published, and a
 # status change (ended) reaches every API process within this many seconds.
@@ -59,11 +59,12 @@ def create_campaign(retail: Retail, terms: CampaignTerms, publish: bool) -> Camp
 
 
 def owned_campaign(campaign_id: str) -> Campaign:
-    """The campaign, for its owner (a brand) or an admin; to any other brand it does not exist."""
+    """The campaign, for its owner (a brand) or an admin. Another brand's draft does not exist for the
+    caller (get_campaign); its published campaign they see, but do not manage."""
     who = require_role(BRAND, ADMIN)
-    campaign = get_or_404(Campaign, campaign_id, "campaign")
+    campaign = get_campaign(campaign_id)
     if campaign.owner_id != who.user_id and not who.has_role(ADMIN):
-        raise NotFound(f"campaign {campaign_id!r} not found", "campaign_not_found")
+        raise PermissionDenied("only the campaign's brand (or an admin) manages it", "not_campaign_owner")
     return campaign
 
 

@@ -16,7 +16,7 @@ from groupbuy.domain.teams import SeatKind
 from groupbuy.service import campaigns, funnel, gate_sync, team_life, teams
 from groupbuy.service.seat_gate import SeatGate
 from mallkit.clock import frozen_at, now
-from mallkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from mallkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 from ..conftest import BRAND, OTHER_BRAND, as_user, user
 
@@ -70,7 +70,7 @@ def pay(gate: SeatGate, fake_retail, user_id: str, team_id: str) -> Seat:
 
 
 def refusal(call, *args, **kwargs) -> str:
-    with pytest.raises((FailedPrecondition, AlreadyExists, InvalidArgument, NotFound)) as err:
+    with pytest.raises((FailedPrecondition, AlreadyExists, InvalidArgument, NotFound, PermissionDenied)) as err:
         call(*args, **kwargs)
     return err.value.code
 
@@ -170,12 +170,15 @@ def test_a_draft_runs_from_its_publication_and_is_never_ended_into_view(mongo_db
     with as_user(BRAND):
         draft = campaigns.create_campaign(fake_retail, CampaignTerms("sku_mist", 990, 3, 24), publish=False)
         assert refusal(campaigns.end_campaign, draft.id) == "campaign_not_published"
-    with as_user(OTHER_BRAND):
+    with as_user(OTHER_BRAND):  # another brand's draft does not exist for them
         assert refusal(teams.list_joinable, gate, draft.id, 10) == "campaign_not_found"
+        assert refusal(campaigns.publish_campaign, draft.id) == "campaign_not_found"
     published_at = now() + timedelta(days=31)  # past the 30 days it would have run from its creation
     with as_user(BRAND), frozen_at(published_at):
         live = campaigns.publish_campaign(draft.id)
         assert campaigns.status_of(live) == "live"
+    with as_user(OTHER_BRAND):  # now they see it, but it is not theirs to manage
+        assert refusal(campaigns.end_campaign, draft.id) == "not_campaign_owner"
     assert (live.start_time, live.end_time) == (published_at, published_at + timedelta(days=30))
     with as_user(BRAND):
         dated = campaigns.create_campaign(

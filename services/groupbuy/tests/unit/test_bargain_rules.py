@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from groupbuy.domain import bargains as rules
 from groupbuy.domain.bargains import BargainStatus, BargainTerms, BuyRule
 from groupbuy.domain.campaigns import CampaignStatus, require_live
-from mallkit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from mallkit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -221,10 +221,10 @@ def test_buy_rules(rule, status, expires_in, code):
 
 
 def test_only_the_initiator_buys():
-    rules.check_initiator("u_1", "u_1", "brg_1")
-    with pytest.raises(NotFound) as err:
-        rules.check_initiator("u_1", "u_2", "brg_1")
-    assert err.value.code == "bargain_not_found"
+    rules.check_initiator("u_1", "u_1")
+    with pytest.raises(PermissionDenied) as err:  # a bargain is public: refused, not hidden
+        rules.check_initiator("u_1", "u_2")
+    assert err.value.code == "not_initiator"
 
 
 def test_shown_status_reads_the_clock_and_hides_the_buying_step():

@@ -184,6 +184,12 @@ def get_order(order_id: str) -> Order:
     return order
 
 
+def require_buyer(order: Order, action: str) -> None:
+    """For those who see the order (get_order): only its buyer `action`s (pays, receives, asks back)."""
+    if order.buyer_id != require_user().user_id:
+        raise PermissionDenied(f"only the buyer {action}", "not_buyer")
+
+
 def list_orders(cursor: str, limit: int, store_id: str = "", status: str = "") -> tuple[list[Order], str]:
     """Newest first: the caller's own orders, or (store_id) the orders of a store the caller owns."""
     who = require_user()
@@ -207,10 +213,9 @@ def list_orders(cursor: str, limit: int, store_id: str = "", status: str = "") -
 
 
 def ship_order(order_id: str, carrier: str, tracking_number: str) -> Order:
-    who = require_user()
-    order = get_or_404(Order, order_id, "order")
-    if not is_seller(order, who):
-        raise NotFound(f"order {order_id!r} not found", "order_not_found")
+    order = get_order(order_id)
+    if not is_seller(order, require_user()):
+        raise PermissionDenied("only the order's sellers ship it", "not_seller")
     carrier, tracking_number = check_tracking(carrier, tracking_number)
     check_group_formed(order.awaiting_group)  # never set again once cleared: no need to re-check it below
     if order.pending_refund_id:
@@ -240,10 +245,8 @@ def _receive(order: Order, how: str) -> bool:
 
 
 def confirm_receipt(order_id: str) -> Order:
-    who = require_user()
-    order = get_or_404(Order, order_id, "order")
-    if order.buyer_id != who.user_id:
-        raise NotFound(f"order {order_id!r} not found", "order_not_found")
+    order = get_order(order_id)
+    require_buyer(order, "confirms receipt")
     if not _receive(order, "buyer") and order.reload().status != OrderStatus.RECEIVED:
         raise FailedPrecondition(f"a {order.status} order cannot be received", "order_not_receivable")
     return order.reload()

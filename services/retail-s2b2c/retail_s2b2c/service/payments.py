@@ -9,15 +9,14 @@ from dataclasses import dataclass
 import mongoengine as me
 
 from mallkit import ids, mongo
-from mallkit.access import require_user
 from mallkit.clock import now
-from mallkit.errors import FailedPrecondition, NotFound, PermissionDenied
+from mallkit.errors import FailedPrecondition, NotFound
 from retail_s2b2c.config import RetailSettings
 from retail_s2b2c.documents.orders import Order, Payment, ReturnedPayment
 from retail_s2b2c.domain import payments
 from retail_s2b2c.domain.orders import OrderStatus
 from retail_s2b2c.service import stores
-from retail_s2b2c.service.orders import get_order, order_event
+from retail_s2b2c.service.orders import get_order, order_event, require_buyer
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +29,7 @@ class PaymentRequest:
 
 def create_payment(order_id: str, settings: RetailSettings) -> PaymentRequest:
     order = get_order(order_id)
-    if order.buyer_id != require_user().user_id:
-        raise PermissionDenied("only the buyer pays for an order", "not_buyer")
+    require_buyer(order, "pays for an order")
     if order.status != OrderStatus.CREATED:
         raise FailedPrecondition(f"order {order.id} is {order.status}, not awaiting payment", "order_not_payable")
     payment = Payment.objects(order_id=order.id).first()

@@ -32,7 +32,7 @@ from retail_s2b2c.domain.orders import (
 )
 from retail_s2b2c.domain.payments import simulated_refund_id
 from retail_s2b2c.service import stock_returns
-from retail_s2b2c.service.orders import is_seller, order_event, owns_brands_of
+from retail_s2b2c.service.orders import get_order, is_seller, order_event, owns_brands_of, require_buyer
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,8 @@ def request_refund(order_id: str, lines: list[Line], reason: str, idempotency_ke
         raise InvalidArgument("an idempotency key of 1..128 characters is required", "invalid_idempotency_key")
     if existing := Refund.objects(buyer_id=who.user_id, idempotency_key=idempotency_key).first():
         return existing
-    order = get_or_404(Order, order_id, "order")
-    if order.buyer_id != who.user_id:
-        raise NotFound(f"order {order_id!r} not found", "order_not_found")
+    order = get_order(order_id)
+    require_buyer(order, "asks for a refund")
     check_refundable(order.status, order.pending_refund_id)
     purchased = {line.sku_id: line for line in _purchased(order)}
     priced = refund_lines(lines, purchased, dict(order.refunded_quantities))
@@ -90,7 +89,7 @@ def _reviewable(refund_id: str) -> tuple[Refund, Order]:
     who = require_user()
     refund = get_or_404(Refund, refund_id, "refund")
     order = Order.objects.get(id=refund.order_id)
-    if not is_seller(order, who):
+    if order.buyer_id != who.user_id and not is_seller(order, who):  # as its order: list_refunds shows it
         raise NotFound(f"refund {refund_id!r} not found", "refund_not_found")
     if refund.buyer_id == who.user_id:
         raise PermissionDenied("you cannot decide your own refund", "own_refund")
@@ -247,10 +246,7 @@ def _finish(order: Order, refund_id: str) -> Refund | None:
 
 def list_refunds(order_id: str, cursor: str, limit: int) -> tuple[list[Refund], str]:
     """The refunds of an order, for its buyer and its sellers."""
-    who = require_user()
-    order = get_or_404(Order, order_id, "order")
-    if order.buyer_id != who.user_id and not is_seller(order, who):
-        raise NotFound(f"order {order_id!r} not found", "order_not_found")
+    order = get_order(order_id)
     page = paging.parse(cursor, limit)
     query = Refund.objects(order_id=order.id)
     if page.after_id:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import time
 
 from mallkit import ids, mongo
-from mallkit.access import ADMIN, BRAND, get_or_404, require_role
+from mallkit.access import ADMIN, BRAND, require_role
 from mallkit.clock import now
 from mallkit.errors import FailedPrecondition
 from retail_s2b2c.documents.catalog import Product, Sku, StockAdjustment
 from retail_s2b2c.domain import catalog
-from retail_s2b2c.service.catalog import require_brand_owner
+from retail_s2b2c.service.catalog import get_sku, require_brand_owner
 
 APPLIED = "applied"
 REPLAY_WAIT_SECONDS = 3.0
@@ -27,7 +27,7 @@ REPLAY_WAIT_SECONDS = 3.0
 
 def adjust_stock(sku_id: str, delta: int, reason: str, idempotency_key: str = "") -> Sku:
     require_role(BRAND, ADMIN)
-    sku: Sku = get_or_404(Sku, sku_id, "sku")  # type: ignore[assignment]
+    sku = get_sku(sku_id)  # one not approved yet: not found but by its brand's owner
     product = Product.objects(id=sku.product_id).only("brand_id").first()
     who = require_brand_owner(product.brand_id if product else "")
     change = catalog.check_stock_change(delta, reason, idempotency_key)

@@ -113,3 +113,11 @@ def test_concurrent_retries_of_one_key_apply_it_once(mongo_db, make_sku):
         replies = list(pool.map(lambda _: adjust(sku_id, 7, key="inbound-42").stock, range(8)))
     assert set(replies) == {7}
     assert stock_of(sku_id) == 7 and StockAdjustment.objects(sku_id=sku_id).count() == 1
+
+
+def test_another_brand_cannot_tell_an_unapproved_sku_exists(mongo_db, make_sku):
+    sku_id = make_sku(stock=10, approve=False)
+    with pytest.raises(NotFound) as err:  # as GetSku answers them; an approved one is a 403 not_brand_owner
+        adjust(sku_id, 5, who=RIVAL)
+    assert err.value.code == "sku_not_found"
+    assert adjust(sku_id, 5).stock == 15  # its owner sees it and stocks it before the review

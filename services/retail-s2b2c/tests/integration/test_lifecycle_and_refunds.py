@@ -49,12 +49,18 @@ def test_ship_receive_complete(mongo_db, paid_order, settings):
     order, _ = paid_order()
     with as_user(STRANGER), pytest.raises(NotFound):
         orders.ship_order(order.id, "SF", "SF1234567")
-    with as_user(BUYER), pytest.raises(NotFound):
+    with as_user(BUYER), pytest.raises(PermissionDenied) as err:  # the buyer sees the order: a 403, not a 404
         orders.ship_order(order.id, "SF", "SF1234567")
+    assert err.value.code == "not_seller"
     with as_user(BRAND):
         shipped = orders.ship_order(order.id, "SF", "SF1234567")
         assert orders.ship_order(order.id, "SF", "SF1234567").status == "shipped"  # a retry is fine
     assert shipped.status == "shipped" and shipped.tracking_number == "SF1234567"
+    with as_user(STRANGER), pytest.raises(NotFound):
+        orders.confirm_receipt(order.id)
+    with as_user(BRAND), pytest.raises(PermissionDenied) as err:
+        orders.confirm_receipt(order.id)
+    assert err.value.code == "not_buyer"
     with as_user(BUYER):
         assert orders.confirm_receipt(order.id).status == "received"
     windows = settings.windows
@@ -141,6 +147,9 @@ def test_refund_refusals_change_nothing(mongo_db, paid_order):
     order, sku_id = paid_order(quantity=1)
     with as_user(STRANGER), pytest.raises(NotFound):
         refunds.request_refund(order.id, [Line(sku_id, 1)], "not mine", "r1")
+    with as_user(BRAND), pytest.raises(PermissionDenied) as err:
+        refunds.request_refund(order.id, [Line(sku_id, 1)], "a seller's", "r1")
+    assert err.value.code == "not_buyer"
     with as_user(BUYER), pytest.raises(InvalidArgument) as err:
         refunds.request_refund(order.id, [Line(sku_id, 2)], "too many", "r2")
     assert err.value.code == "invalid_refund_quantity"
@@ -148,6 +157,9 @@ def test_refund_refusals_change_nothing(mongo_db, paid_order):
         asked = refunds.request_refund(order.id, [Line(sku_id, 1)], "ok", "r3")
     with as_user(STRANGER), pytest.raises(NotFound):
         refunds.review_refund(asked.id, approve=True)
+    with as_user(BUYER), pytest.raises(PermissionDenied) as err:  # they see it (ListRefunds): a 403
+        refunds.review_refund(asked.id, approve=True)
+    assert err.value.code == "own_refund"
     assert Refund.objects.count() == 1 and Order.objects.get(id=order.id).refunded_fen == 0
 
 
