@@ -233,17 +233,22 @@ def test_content_routes(client: TestClient, auth: Callable[..., dict[str, str]])
 
 
 def test_agent_routes(client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan) -> None:
-    root = client.post("/api/v1/agents", json={"display_name": "Li"}, headers=auth("u_a"))
+    refused = client.post("/api/v1/agents", json={"display_name": "Li"}, headers=auth("u_a"))
+    assert (refused.status_code, refused.json()["code"], plan.calls) == (403, "role_required", [])
+    root = client.post("/api/v1/agents", json={"display_name": "Li"}, headers=auth("u_a", "agent"))
     assert root.status_code == 201, root.text
     assert (root.json()["upline_id"], root.json()["depth"]) == (None, 1)
-    invited = client.post("/api/v1/agents", json={"display_name": "Wang", "invite_code": "K7Q2ZP"}, headers=auth())
+    invite = {"display_name": "Wang", "invite_code": "K7Q2ZP"}
+    invited = client.post("/api/v1/agents", json=invite, headers=auth("u_b", "agent"))
     assert (invited.json()["upline_id"], invited.json()["depth"]) == ("agt_0", 2)
     assert [c.request.invite_code for c in plan.calls_to("RegisterAgent")] == ["", "K7Q2ZP"]
     assert client.get("/api/v1/agents/agt_1", headers=auth()).json()["id"] == "agt_1"
     assert client.get("/api/v1/agents/agt_1").status_code == 401
 
 
-def test_guide_link_routes(client: TestClient, auth: Callable[..., dict[str, str]]) -> None:
+def test_guide_link_routes(client: TestClient, auth: Callable[..., dict[str, str]], plan: Plan) -> None:
+    refused = client.post("/api/v1/guide/links", json={"sku_id": "sku_1"}, headers=auth("u_kol"))
+    assert (refused.status_code, refused.json()["code"], plan.calls) == (403, "role_required", [])
     link = client.post("/api/v1/guide/links", json={"sku_id": "sku_1"}, headers=auth("u_kol", "kol"))
     assert link.status_code == 201, link.text
     assert (link.json()["kol_id"], link.json()["target_url"]) == ("u_kol", LINK_TARGET)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from gateway import errors
-from gateway.auth import authenticated
+from gateway.auth import Role, authenticated, role
 from gateway.clients import Rpc
 from gateway.schemas import Id, PathId, RequestBody
 from mallkit.protos import datetime_of
@@ -50,10 +50,10 @@ class Agent(BaseModel):
 @router.post(
     "/agents",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
-    summary="Become an agent; joining is free (authenticated)",
+    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    summary="Register the caller's agent record; joining is free (role agent, granted on an approved application)",
 )
-async def register_agent(body: NewAgent, rpc: Annotated[Rpc, Depends(authenticated)]) -> Agent:
+async def register_agent(body: NewAgent, rpc: Annotated[Rpc, Depends(role(Role.AGENT))]) -> Agent:
     request = pb.RegisterAgentRequest(display_name=body.display_name, invite_code=body.invite_code or "")
     reply = await rpc.agent("RegisterAgent", request)
     return Agent.from_pb(reply.agent)

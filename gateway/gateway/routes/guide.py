@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from gateway import errors
-from gateway.auth import authenticated, public
+from gateway.auth import Role, authenticated, public, role
 from gateway.clients import Rpc
 from gateway.schemas import Id, PathId, RequestBody
 from gateway.settings import GatewaySettings
@@ -59,10 +59,10 @@ class Link(BaseModel):
 @router.post(
     "/links",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
-    summary="Create a tracked link to a SKU (authenticated)",
+    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    summary="Create a tracked link to a SKU (role kol, granted on an approved application)",
 )
-async def create_link(body: NewLink, rpc: Annotated[Rpc, Depends(authenticated)]) -> Link:
+async def create_link(body: NewLink, rpc: Annotated[Rpc, Depends(role(Role.KOL))]) -> Link:
     reply = await rpc.guide("CreateLink", pb.CreateLinkRequest(sku_id=body.sku_id))
     return Link.from_pb(reply.link)
 
