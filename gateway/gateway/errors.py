@@ -10,8 +10,6 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-import pymongo.errors
-import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -55,8 +53,6 @@ HTTP_CODES: dict[int, str] = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
-# The gateway's own stores (accounts in Mongo; limits, codes and idempotency keys in Redis).
-STORE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, pymongo.errors.ConnectionFailure)
 INTERNAL_MESSAGE = "internal error; quote the request id when reporting it"
 
 
@@ -134,7 +130,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.DomainError, on_domain_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
-    for store_error in STORE_ERRORS:
+    # the gateway's own stores: accounts in Mongo; limits, codes and idempotency keys in Redis
+    for store_error in errors.STORE_UNREACHABLE:
         app.add_exception_handler(store_error, on_store_error)
     app.add_exception_handler(Exception, on_unexpected_error)
 

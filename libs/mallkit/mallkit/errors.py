@@ -7,6 +7,8 @@ Raise these from domain and service code; `mallkit.grpc_server` turns them into 
 from __future__ import annotations
 
 import grpc
+import pymongo.errors
+import redis.exceptions
 
 
 class DomainError(Exception):
@@ -69,3 +71,11 @@ class Internal(DomainError):
 
 
 ERROR_CODE_TRAILER = "error-code"
+
+# A process's own MongoDB or Redis cannot be reached right now (down, failing over, timing out): not a
+# bug, and a retry may succeed, so it is answered as unavailable (gRPC UNAVAILABLE, HTTP 503).
+STORE_UNREACHABLE: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    pymongo.errors.ConnectionFailure,  # AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
+)

@@ -21,7 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from mallkit import context
-from mallkit.errors import ERROR_CODE_TRAILER, DomainError, Internal
+from mallkit.errors import ERROR_CODE_TRAILER, STORE_UNREACHABLE, DomainError, Internal
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ Check = Callable[[], None]
 
 
 class KitInterceptor(grpc.ServerInterceptor):
-    """Binds request id and caller from metadata, logs each call, maps DomainError to a status."""
+    """Binds request id and caller from metadata, logs each call, maps DomainError to a status and an
+    unreachable store (STORE_UNREACHABLE) to UNAVAILABLE `dependency_unavailable`."""
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -54,8 +55,11 @@ class KitInterceptor(grpc.ServerInterceptor):
                     _abort_internal(ctx, rid)
                 except DomainError as exc:
                     outcome = exc.status.name
-                    ctx.set_trailing_metadata(((ERROR_CODE_TRAILER, exc.code), (context.REQUEST_ID, rid)))
-                    ctx.abort(exc.status, exc.message)
+                    _abort(ctx, rid, exc.status, exc.code, exc.message)
+                except STORE_UNREACHABLE as exc:
+                    outcome = "UNAVAILABLE"
+                    log.warning("%s: a store is unreachable: %r", method, exc)
+                    _abort(ctx, rid, grpc.StatusCode.UNAVAILABLE, "dependency_unavailable", STORE_MESSAGE)
                 except Exception:
                     if ctx.code() is not None:  # the servicer aborted on purpose
                         raise
@@ -83,9 +87,16 @@ class KitInterceptor(grpc.ServerInterceptor):
         )
 
 
+STORE_MESSAGE = "a data store of the service is unavailable; retry shortly"
+
+
+def _abort(ctx: grpc.ServicerContext, rid: str, status: grpc.StatusCode, code: str, message: str) -> None:
+    ctx.set_trailing_metadata(((ERROR_CODE_TRAILER, code), (context.REQUEST_ID, rid)))
+    ctx.abort(status, message)
+
+
 def _abort_internal(ctx: grpc.ServicerContext, rid: str) -> None:
-    ctx.set_trailing_metadata(((ERROR_CODE_TRAILER, "internal"), (context.REQUEST_ID, rid)))
-    ctx.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {rid})")
+    _abort(ctx, rid, grpc.StatusCode.INTERNAL, "internal", f"internal error (request id {rid})")
 
 
 def tcp_check(uri: str, default_port: int) -> Check:

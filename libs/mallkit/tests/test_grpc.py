@@ -4,7 +4,9 @@ import threading
 import time
 
 import grpc
+import pymongo.errors
 import pytest
+import redis.exceptions
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -14,6 +16,15 @@ from socialmall.retail.v1 import retail_pb2 as pb
 from socialmall.retail.v1 import retail_pb2_grpc as pb_grpc
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RetailService"].full_name
+# what a servicer's own MongoDB or Redis raises while unreachable
+STORE_FAILURES = {
+    "redis-refused": redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379"),
+    "redis-slow": redis.exceptions.TimeoutError("Timeout reading from socket"),
+    "mongo-reconnecting": pymongo.errors.AutoReconnect("connection closed"),
+    "mongo-no-server": pymongo.errors.ServerSelectionTimeoutError("127.0.0.1:27017: connection refused"),
+    "mongo-slow": pymongo.errors.NetworkTimeout("timed out"),
+    "mongo-refused": pymongo.errors.ConnectionFailure("refused"),
+}
 
 
 class FakeRetail(pb_grpc.RetailServiceServicer):
@@ -38,6 +49,8 @@ class FakeRetail(pb_grpc.RetailServiceServicer):
             time.sleep(1.0)
         if request.brand_id == "flaky":
             ctx.abort(grpc.StatusCode.UNAVAILABLE, "try again")
+        if request.brand_id in STORE_FAILURES:
+            raise STORE_FAILURES[request.brand_id]
         if request.brand_id == "upstream-broken":  # what a client raises for another service's INTERNAL
             raise errors.Internal("upstream failed: INTERNAL: stack trace of another service", "upstream_error")
         return pb.GetBrandResponse(brand=pb.Brand(id=request.brand_id, owner_id=context.request_id()))
@@ -94,6 +107,25 @@ def test_domain_errors_become_statuses_with_a_code_trailer(server):
         with pytest.raises(errors.Internal):
             client.GetBrand(pb.GetBrandRequest(brand_id="boom"))
         client.close()
+
+
+@pytest.mark.parametrize("failure", STORE_FAILURES)
+def test_an_unreachable_store_is_unavailable_not_internal(server, failure):
+    app, _, _ = server
+    with grpc.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        stub = pb_grpc.RetailServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetBrand(pb.GetBrandRequest(brand_id=failure), timeout=2, metadata=[("x-request-id", "r4")])
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert ("error-code", "dependency_unavailable") in err.value.trailing_metadata()
+    assert ("x-request-id", "r4") in err.value.trailing_metadata()
+    assert "127.0.0.1" not in err.value.details()  # the store's address stays in the service's log
+    # what the gateway gets from its client: Unavailable, which it answers 503 with Retry-After
+    client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", deadline=2)
+    with pytest.raises(errors.Unavailable) as unavailable:
+        client.GetBrand(pb.GetBrandRequest(brand_id=failure))
+    assert unavailable.value.code == "dependency_unavailable"
+    client.close()
 
 
 def test_client_propagates_identity_and_maps_errors_back(server):
