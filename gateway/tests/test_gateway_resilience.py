@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 
 from gateway.clients import READINESS_TIMEOUT_SECONDS
 from gateway.tests.conftest import DEADLINE_SECONDS, closed_port_target
 from gateway.tests.gateway_fakes import FakeService, Plan
+from mallkit import mongo
 
 ORDER_BODY = {"lines": [{"sku_id": "sku_1", "quantity": 1}]}
 
@@ -96,3 +98,22 @@ def test_without_redis_reads_go_on_and_what_needs_it_is_a_503(
     ready = client.get("/readyz")
     assert (ready.status_code, ready.json()["stores"]["mongo"]) == (503, "ok")
     assert ready.json()["stores"]["redis"] != "ok"
+
+
+def test_without_its_mongo_the_account_routes_are_a_quick_503(
+    client: TestClient, mongo_db: str, mongo_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MongoDB going away after start-up: sign-in fails within the server selection timeout."""
+    monkeypatch.setattr(mongo, "SERVER_SELECTION_TIMEOUT_MS", 500)  # the default, shortened for the test
+    monkeypatch.setenv("MONGO_URI", f"mongodb://{closed_port_target()}/?directConnection=true")
+    mongo.connect(mongo_db)
+    try:
+        login = {"phone": "+8613912345678", "password": "a password 1"}
+        response, elapsed = timed(lambda: client.post("/api/v1/auth/login/password", json=login))
+    finally:
+        monkeypatch.setenv("MONGO_URI", mongo_uri)
+        mongo.connect(mongo_db)
+    assert response.status_code == 503, response.text  # type: ignore[attr-defined]
+    assert response.json()["code"] == "store_unavailable"  # type: ignore[attr-defined]
+    assert response.headers["Retry-After"] == "1"  # type: ignore[attr-defined]
+    assert elapsed < 3

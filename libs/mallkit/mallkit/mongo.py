@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from functools import wraps
+from urllib.parse import parse_qs, urlsplit
 
 import mongoengine
 import pymongo
@@ -19,6 +20,9 @@ from mallkit.config import KitSettings
 log = logging.getLogger(__name__)
 
 MONGOMOCK_URI = "mongomock://localhost"  # a marker for the fallback, never handed to a driver
+# How long an operation waits for a usable server before failing (pymongo's default is 30 s, which
+# made every request hang that long while MongoDB was down). A URI's serverSelectionTimeoutMS wins.
+SERVER_SELECTION_TIMEOUT_MS = 5000
 
 
 def reachable(uri: str, timeout_ms: int = 500) -> bool:
@@ -62,8 +66,16 @@ def connect(db_name: str, settings: KitSettings | None = None, alias: str = "def
             uuidRepresentation="standard",
         )
     else:
-        mongoengine.connect(db=db_name, alias=alias, host=uri, tz_aware=True, uuidRepresentation="standard")
+        mongoengine.connect(
+            db=db_name, alias=alias, host=uri, tz_aware=True, uuidRepresentation="standard", **_timeouts(uri)
+        )
     return uri
+
+
+def _timeouts(uri: str) -> dict[str, int]:
+    """The default server selection timeout, unless the URI sets one (a keyword would override it)."""
+    options = {name.lower() for name in parse_qs(urlsplit(uri).query)}
+    return {} if "serverselectiontimeoutms" in options else {"serverSelectionTimeoutMS": SERVER_SELECTION_TIMEOUT_MS}
 
 
 def ensure_indexes(documents: Iterable[type[mongoengine.Document]]) -> None:

@@ -48,3 +48,13 @@ def test_mongomock_writes_are_serialized_so_conditional_updates_stay_atomic(monk
     finally:
         sys.setswitchinterval(previous)
         mongoengine.disconnect()
+
+
+def test_an_unreachable_server_fails_after_a_few_seconds_unless_the_uri_says_otherwise(monkeypatch):
+    try:
+        mongo.connect("timeouts", settings(monkeypatch, MONGO_URI=UNREACHABLE))
+        assert mongoengine.get_connection().options.server_selection_timeout == 5
+        mongo.connect("timeouts", settings(monkeypatch, MONGO_URI=f"{UNREACHABLE}&serverSelectionTimeoutMS=1500"))
+        assert mongoengine.get_connection().options.server_selection_timeout == 1.5
+    finally:
+        mongoengine.disconnect()
