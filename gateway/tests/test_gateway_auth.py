@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from gateway import auth
 from gateway.app import API_PREFIX, API_ROUTERS, DEV_ROUTERS, ROOT_ROUTERS
 from gateway.auth import VerifiedTokens, issue_token, verify_token
-from gateway.settings import GatewaySettings
+from gateway.settings import DEV_JWT_SECRET, GatewaySettings
 from gateway.tests.conftest import JWT_SECRET, long_ago
 from gateway.tests.gateway_fakes import Plan
 from mallkit.errors import Unauthenticated
@@ -240,6 +240,11 @@ def test_dev_routes_do_not_exist_in_prod(make_client: Callable[..., TestClient])
 def test_prod_refuses_a_short_jwt_secret(make_client: Callable[..., TestClient]) -> None:
     with pytest.raises(RuntimeError, match="JWT_SECRET"):
         make_client({"SOCIALMALL_ENV": "prod", "JWT_SECRET": "short"})
+
+
+def test_prod_refuses_the_public_dev_jwt_secret(make_client: Callable[..., TestClient]) -> None:
+    with pytest.raises(RuntimeError, match="JWT_SECRET is the public development default"):
+        make_client({"SOCIALMALL_ENV": "prod", "JWT_SECRET": DEV_JWT_SECRET})
 
 
 # Who may call each route; a new route must be added here, with its rule.

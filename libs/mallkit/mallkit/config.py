@@ -77,10 +77,13 @@ ENVIRONMENTS = ("dev", "prod")
 
 
 def secret(name: str, dev_default: str) -> str:
-    """A secret from the environment; the dev default is refused in production."""
+    """A secret from the environment; in production it must be set, and not to the dev default
+    (which is public: it is in this repository)."""
     value = os.environ.get(name)
-    if value:
-        return value
     if KitSettings.from_env().is_dev:
-        return dev_default
-    raise RuntimeError(f"{name} must be set when SOCIALMALL_ENV=prod")
+        return value or dev_default
+    if not value:
+        raise RuntimeError(f"{name} must be set when SOCIALMALL_ENV=prod")
+    if value == dev_default:
+        raise RuntimeError(f"{name} is the public development default: refused when SOCIALMALL_ENV=prod")
+    return value
