@@ -62,3 +62,30 @@ def test_the_readme_curl_flow_runs_as_written(platform: Any, redis_url: str) -> 
     assert order["status"] == "paid" and order["total"] == {"fen": 27600, "display": "¥276.00"}  # the store's price
     assert order["store_id"].startswith("sto_")
     assert order["paid_at"].endswith("Z")
+
+
+# Answers like the gateway's while the code limit is spent: /auth/codes 429, the previous code still
+# readable, sign-in refused; every URL asked for is logged.
+RATE_LIMITED_CURL = """#!/usr/bin/env bash
+for arg; do case $arg in http*) url=$arg ;; esac; done
+echo "$url" >> "$CALLS"
+case $url in
+  */auth/codes) echo '{"code": "rate_limited"}'; echo 'curl: (22) The requested URL returned error: 429' >&2; exit 22 ;;
+  */dev/codes/*) echo '{"code": "123456"}' ;;
+  *) echo '{"code": "refused"}'; echo 'curl: (22) The requested URL returned error: 422' >&2; exit 22 ;;
+esac
+"""
+
+
+def test_the_readme_curl_flow_stops_at_a_refused_code_request(tmp_path: Path) -> None:
+    if shutil.which("bash") is None or shutil.which("jq") is None:
+        pytest.skip("the README flow needs bash and jq")
+    (tmp_path / "curl").write_text(RATE_LIMITED_CURL)
+    (tmp_path / "curl").chmod(0o755)
+    calls = tmp_path / "calls"
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "CALLS": str(calls), "API": "http://api"}
+    done = subprocess.run(["bash", "-c", readme_script()], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert "error: 429" in done.stderr and "error: 422" not in done.stderr, done.stderr
+    asked = calls.read_text().split()
+    assert asked[-1].endswith("/auth/codes") and not [url for url in asked if "/auth/register" in url], asked
