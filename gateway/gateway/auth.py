@@ -170,6 +170,17 @@ async def public(request: Request) -> Rpc:
     return _rpc(request, ANONYMOUS)
 
 
+async def public_provider_callback(request: Request) -> Rpc:
+    """The payment provider's callback: anyone may call, trusted only by its signature (retail checks
+    it). Its own per-IP bucket (RATE_LIMIT_NOTIFY_IP): a provider's bursts from a few addresses would
+    empty the bucket sized for a browser, and a refused callback delays a payment by the provider's
+    retry schedule."""
+    limiter: RateLimiter = request.app.state.limiter
+    limit = _settings(request).rate_limits.notify_ip
+    await limiter.hit((limit, subject("notify-ip", client_ip(request))), fail_open=True)
+    return _rpc(request, ANONYMOUS)
+
+
 async def optionally_authenticated(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Rpc:

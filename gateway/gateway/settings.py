@@ -13,6 +13,7 @@
 | CODE_SENDER | dev: log; prod: none | how codes reach phones: `log` (the log; refused in prod) or `none` (503) |
 | CODE_TTL_SECONDS / CODE_MAX_ATTEMPTS | 300 / 5 | a one-time code's lifetime and how many wrong guesses burn it |
 | RATE_LIMIT_IP, RATE_LIMIT_USER | 1200/60, 600/60 | every /api/v1 request, per client IP and per signed-in user |
+| RATE_LIMIT_NOTIFY_IP | 6000/60 | the payment provider's callbacks, per IP, instead of RATE_LIMIT_IP |
 | RATE_LIMIT_AUTH_IP, RATE_LIMIT_AUTH_PHONE | 30/60, 10/900 | register, log in, reset password: per IP, per phone |
 | RATE_LIMIT_CODE_IP, RATE_LIMIT_CODE_PHONE | 10/600, 1/60 | one-time codes sent per IP and per phone |
 | IDEMPOTENCY_TTL_SECONDS | 86400 | how long a stored response answers a repeated Idempotency-Key |
@@ -83,6 +84,8 @@ class RateLimits:
     auth_phone: Limit | None = Limit(10, 900)
     code_ip: Limit | None = Limit(10, 600)
     code_phone: Limit | None = Limit(1, 60)
+    # the payment provider's callbacks come in bursts from a few addresses of its own
+    notify_ip: Limit | None = Limit(6000, 60)
 
     @classmethod
     def from_env(cls) -> RateLimits:
@@ -90,7 +93,7 @@ class RateLimits:
         return cls(
             **{
                 name: Limit.from_env(f"RATE_LIMIT_{name.upper()}", _spec(getattr(defaults, name)))
-                for name in ("ip", "user", "auth_ip", "auth_phone", "code_ip", "code_phone")
+                for name in ("ip", "user", "auth_ip", "auth_phone", "code_ip", "code_phone", "notify_ip")
             }
         )
 

@@ -300,7 +300,7 @@ ACCESS = {
     ("POST", "/api/v1/admin/withdrawals/{withdrawal_id}/review"): "role_admin",
     ("GET", "/api/v1/admin/payout-policy"): "role_admin",
     ("PUT", "/api/v1/admin/payout-policy"): "role_admin",
-    ("POST", "/api/v1/payments/notify"): "public",
+    ("POST", "/api/v1/payments/notify"): "public_provider_callback",
     ("POST", "/api/v1/groupbuy/campaigns"): "role_brand_or_admin",
     ("POST", "/api/v1/groupbuy/campaigns/{campaign_id}/publish"): "role_brand_or_admin",
     ("POST", "/api/v1/groupbuy/campaigns/{campaign_id}/end"): "role_brand_or_admin",

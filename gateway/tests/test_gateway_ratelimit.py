@@ -156,3 +156,15 @@ def test_the_limiter_is_exact_under_concurrency(redis_url: str) -> None:
         return passed, left
 
     assert asyncio.run(scenario()) == (10, 90)
+
+
+def test_payment_callbacks_have_a_bucket_of_their_own(make_client: Callable[..., TestClient]) -> None:
+    provider = make_client({"RATE_LIMIT_IP": "2/60", "RATE_LIMIT_NOTIFY_IP": "4/60"})
+
+    def notify():
+        return provider.post("/api/v1/payments/notify", content=b"{}", headers={"X-Pay-Signature": "00"})
+
+    # a burst beyond the per-IP bucket still reaches retail (here the tests' stand-in)
+    assert [notify().status_code for _ in range(4)] == [200] * 4
+    assert_limited(notify(), 15)
+    assert [provider.get(SKU).status_code for _ in range(2)] == [200, 200]  # the IP's own bucket is untouched

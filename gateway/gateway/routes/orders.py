@@ -141,6 +141,10 @@ class Order(BaseModel):
     status_code=201,
     responses={**errors.NEEDS_TOKEN, **errors.WRITE},
     summary="Place an order; prices are always the server's (authenticated)",
+    description=(
+        "Send an `Idempotency-Key`: a 503 may come after retail placed the order (its deadline ran out), "
+        "and only a retry with the same key is sure to get that order back instead of placing a second one."
+    ),
 )
 async def create_order(body: NewOrder, rpc: Authenticated, idempotency_key: IdempotencyKey) -> Order:
     attribution = body.attribution.model_dump(exclude_none=True) if body.attribution else {}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from gateway import errors
-from gateway.auth import authenticated, public
+from gateway.auth import authenticated, public_provider_callback
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import Money
@@ -87,7 +87,7 @@ async def create_payment(
 )
 async def payment_notify(
     request: Request,
-    rpc: Annotated[Rpc, Depends(public)],
+    rpc: Annotated[Rpc, Depends(public_provider_callback)],
     signature: Annotated[
         str | None,
         Header(
