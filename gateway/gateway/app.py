@@ -1,4 +1,4 @@
-"""The gateway application: routers, error mapping, request ids, and one gRPC client per service."""
+"""The gateway application: routers, error mapping, request ids and traces, and one gRPC client per service."""
 
 from __future__ import annotations
 
@@ -87,7 +87,9 @@ body returns the first response (24 h).
 `{"fen": 1990, "display": "¥19.90"}` in responses and integer `*_fen` fields in requests; lists are
 `{"items": [...], "next_cursor": ...}` pages driven by `?cursor=&limit=`. Every error is
 `{"code", "message", "details", "request_id"}`; send `X-Request-ID` to choose the request id, which
-every response echoes.
+every response echoes. A W3C `traceparent` (with its `tracestate`) is echoed too, and passed on to
+every service the request reaches, the events it causes and their log lines (`trace_id`); one that
+is not well formed is dropped.
 """
 
 TAGS = [

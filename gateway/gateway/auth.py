@@ -147,7 +147,7 @@ async def charge(request: Request, caller: Caller) -> None:
 
 def _rpc(request: Request, caller: Caller) -> Rpc:
     clients: Clients = request.app.state.clients
-    return Rpc(clients, request.state.request_id, caller)
+    return Rpc(clients, request.state.request_id, caller, request.state.trace)
 
 
 async def current_caller(

@@ -11,7 +11,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.settings import GatewaySettings
-from mallkit.context import Caller, to_metadata
+from mallkit.context import NO_TRACE, Caller, Trace, to_metadata
 from mallkit.grpc_client import AsyncServiceClient
 from socialmall.agent.v1 import agent_pb2_grpc
 from socialmall.content.v1 import content_pb2_grpc
@@ -116,12 +116,12 @@ class Upstream:
 
 
 class Rpc:
-    """The gRPC side of one HTTP request: every call carries its request id and verified caller."""
+    """The gRPC side of one HTTP request: every call carries its request id, trace and verified caller."""
 
-    def __init__(self, clients: Clients, request_id: str, caller: Caller) -> None:
+    def __init__(self, clients: Clients, request_id: str, caller: Caller, trace: Trace = NO_TRACE) -> None:
         self.request_id = request_id
         self.caller = caller
-        self.metadata = to_metadata(request_id, caller)
+        self.metadata = to_metadata(request_id, caller, trace)
         self.retail = Upstream(clients.retail, self.metadata)
         self.groupbuy = Upstream(clients.groupbuy, self.metadata)
         self.content = Upstream(clients.content, self.metadata)

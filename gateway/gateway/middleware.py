@@ -1,4 +1,4 @@
-"""Request id and access log, as plain ASGI middleware (no body buffering, works for every response)."""
+"""Request id, trace and access log, as plain ASGI middleware (no body buffering, works for every response)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,14 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        headers = Headers(scope=scope)
+        incoming = headers.get(REQUEST_ID_HEADER, "")
         rid = incoming if VALID_REQUEST_ID.match(incoming) else context.new_request_id()
+        # a W3C trace the caller started goes on to every service; one that is not well formed is dropped
+        trace = context.Trace.parse(headers.get(context.TRACEPARENT, ""), headers.get(context.TRACESTATE, ""))
         state = scope.setdefault("state", {})
         state["request_id"] = rid  # read by the auth dependencies and the error handlers
+        state["trace"] = trace
         status = 500  # if the app raises before answering, the outer error handler answers 500
         started = time.perf_counter()
 
@@ -37,10 +41,13 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
+                echoed = MutableHeaders(scope=message)
+                echoed[REQUEST_ID_HEADER] = rid
+                for name, value in trace.pairs():
+                    echoed[name] = value
             await send(message)
 
-        with context.bound(rid):
+        with context.bound(rid, trace=trace):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:

@@ -167,6 +167,20 @@ def test_request_id_is_echoed_and_forwarded(client: TestClient, plan: Plan) -> N
     assert error.headers["X-Request-ID"] == error.json()["request_id"] == "trace-456"
 
 
+def test_a_w3c_trace_is_echoed_and_forwarded(client: TestClient, plan: Plan) -> None:
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    response = client.get(SKU_URL, headers={"traceparent": parent, "tracestate": "congo=t61rcWkgMzE"})
+    assert (response.headers["traceparent"], response.headers["tracestate"]) == (parent, "congo=t61rcWkgMzE")
+    [call] = plan.calls_to("GetSku")
+    assert (call.metadata["traceparent"], call.metadata["tracestate"]) == (parent, "congo=t61rcWkgMzE")
+    error = client.get("/api/v1/nope", headers={"traceparent": parent})
+    assert error.headers["traceparent"] == parent  # errors too
+    # one not well formed is neither echoed nor passed on
+    malformed = client.get(SKU_URL, headers={"traceparent": "00-not-a-trace-01", "tracestate": "congo=1"})
+    assert "traceparent" not in malformed.headers and "tracestate" not in malformed.headers
+    assert "traceparent" not in plan.calls_to("GetSku")[1].metadata
+
+
 def test_a_new_request_id_replaces_a_missing_or_unsafe_one(client: TestClient) -> None:
     first = client.get("/healthz").headers["X-Request-ID"]
     second = client.get("/healthz", headers={"X-Request-ID": "bad id\twith tab"}).headers["X-Request-ID"]

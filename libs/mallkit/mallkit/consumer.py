@@ -49,8 +49,10 @@ def handle_once(consumer: str, envelope: dict[str, Any], effect: Callable[[dict[
     if ProcessedEvent.objects(consumer=consumer, event_id=event_id).only("id").first():
         log.info("skipping duplicate event %s for %s", event_id, consumer)
         return False
-    rid = envelope.get("trace", {}).get("request_id") or context.new_request_id()
-    with context.bound(rid):
+    cause = envelope.get("trace") or {}
+    rid = cause.get("request_id") or context.new_request_id()
+    trace = context.Trace.parse(str(cause.get(context.TRACEPARENT, "")), str(cause.get(context.TRACESTATE, "")))
+    with context.bound(rid, trace=trace):  # what the handler calls and raises carries the request's trace on
         effect(envelope)
     # a concurrent delivery of the same event may have finished first; its effect was keyed
     with suppress(me.NotUniqueError, DuplicateKeyError):

@@ -1,4 +1,6 @@
 """The event envelope every service publishes: {event_id, type, occurred_at, source, data, trace}.
+`trace` holds the request id of the request that caused the event, and its W3C traceparent and
+tracestate when the caller sent them.
 
 Published to the topic exchange `<source>.events` with routing key `<type>`, as nameko's
 `@event_handler("<source>", "<type>")` expects.
@@ -24,7 +26,7 @@ def new_event(source: str, type_: str, data: dict[str, Any]) -> dict[str, Any]:
         "occurred_at": datetime.now(UTC).isoformat(),
         "source": source,
         "data": data,
-        "trace": {"request_id": context.request_id()},
+        "trace": {"request_id": context.request_id(), **dict(context.trace().pairs())},
     }
 
 

@@ -97,7 +97,7 @@ class ServiceClient:
             who = context.caller()
             if self.caller_service:
                 who = dataclasses.replace(who, service=self.caller_service)
-            metadata = context.to_metadata(context.request_id(), who)
+            metadata = context.to_metadata(context.request_id(), who, context.trace())
             # one deadline for the call, retries included, and never past the one of the call served
             ends = time.monotonic() + (timeout or self.deadline)
             if (served := context.deadline()) is not None:

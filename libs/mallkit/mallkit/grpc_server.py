@@ -41,10 +41,10 @@ class KitInterceptor(grpc.ServerInterceptor):
         inner = handler.unary_unary
 
         def call(request, ctx: grpc.ServicerContext):
-            rid, who = context.from_metadata(ctx.invocation_metadata())
+            rid, who, trace = context.from_metadata(ctx.invocation_metadata())
             remaining = ctx.time_remaining()  # calls this one makes need not outlive it
             until = time.monotonic() + remaining if remaining is not None else None
-            with context.bound(rid, who, until):
+            with context.bound(rid, who, until, trace):
                 started = time.perf_counter()
                 outcome = "OK"
                 try:

@@ -1,4 +1,4 @@
-"""JSON structured logs, one object a line, carrying the current request id."""
+"""JSON structured logs, one object a line, carrying the current request id and trace id."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class JsonFormatter(logging.Formatter):
         }
         if rid := context.request_id():
             line["request_id"] = rid
+        if trace_id := context.trace().trace_id:
+            line["trace_id"] = trace_id
         line.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)

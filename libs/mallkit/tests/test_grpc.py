@@ -32,6 +32,7 @@ class FakeRetail(pb_grpc.RetailServiceServicer):
         self.calls: dict[str, int] = {}
         self.seen_callers: list[context.Caller] = []
         self.seen_time_left: list[float | None] = []  # what the served call's deadline left
+        self.seen_traces: list[context.Trace] = []
 
     def _count(self, name):
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -39,6 +40,7 @@ class FakeRetail(pb_grpc.RetailServiceServicer):
     def GetBrand(self, request, ctx):
         self._count("GetBrand")
         self.seen_callers.append(context.caller())
+        self.seen_traces.append(context.trace())
         until = context.deadline()
         self.seen_time_left.append(None if until is None else until - time.monotonic())
         if request.brand_id == "missing":
@@ -144,6 +146,17 @@ def test_client_propagates_identity_and_maps_errors_back(server):
     assert fake.seen_callers[-1] == context.Caller("u_1", frozenset({"brand", "admin"}), "groupbuy")
     service_client.close()
     assert err.value.code == "brand_not_found"
+    client.close()
+
+
+def test_a_trace_goes_on_with_every_call_made_while_serving(server):
+    app, fake, _ = server
+    client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", deadline=2)
+    trace = context.Trace("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "congo=t61rcWkgMzE")
+    with context.bound("req-1", trace=trace):
+        client.GetBrand(pb.GetBrandRequest(brand_id="b1"))
+    client.GetBrand(pb.GetBrandRequest(brand_id="b2"))  # outside any request: no trace
+    assert fake.seen_traces == [trace, context.NO_TRACE]
     client.close()
 
 
