@@ -58,7 +58,8 @@ class BargainStatus(StrEnum):
 
 # A user holds at most one open bargain per campaign: one in one of these states.
 OPEN = (BargainStatus.ACTIVE, BargainStatus.COMPLETED, BargainStatus.ORDERING)
-# What the expiry sweep may close (an ORDERING bargain waits for its buyer's retry instead).
+# What the expiry sweep closes at expires_at (an ORDERING bargain waits for its buyer's retry or its
+# order's events instead, and expires only once stranded: service.bargains._stranded).
 EXPIRABLE = (BargainStatus.ACTIVE, BargainStatus.COMPLETED)
 
 

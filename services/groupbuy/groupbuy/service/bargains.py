@@ -35,7 +35,9 @@ with idempotency key = bargain id (a retry returns the same order), then marks t
 ordered. A definite refusal by retail thaws it back as it was, but only for the call that froze
 it (a double tap's second call may be refused while the first one's order is being made) or
 once the freeze is ORDERING_GRACE old (the call that made it is gone); an unavailable retail
-leaves it ordering, and the initiator's retry finishes it with the same key and price.
+leaves it ordering, and the initiator's retry finishes it with the same key and price. A
+purchase stopped after retail made the order is recorded by the order's events instead (paid:
+ordered; cancelled: expired); one that no retry or event finishes expires with the bargain's time.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ LOCK_WAIT_SECONDS = 5.0  # after this a helper goes on without the lock (CAS sti
 LOCK_MAX_PAUSE = 0.05
 MAX_CAS_ATTEMPTS = 250  # each failed attempt means another help landed; N ≤ 100
 ORDERING_GRACE = timedelta(minutes=1)  # far beyond a retail call's deadline
+# retail's 30-minute payment window and a grace for its events: a purchase that recorded no order
+# this long after it froze the bargain never will (see _stranded)
+STRANDED_AFTER = timedelta(minutes=40)
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 # retail's answers that mean "no order was made": the bargain is thawed back as it was
 _REFUSALS = (InvalidArgument, NotFound, FailedPrecondition, PermissionDenied, AlreadyExists, ResourceExhausted)
@@ -419,14 +424,27 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
     if order.status == retail_pb2.ORDER_STATUS_CANCELLED:  # this key's order timed out unpaid meanwhile
         order_cancelled(bargain.id, order.id, who.user_id)
         raise FailedPrecondition("the bargain's order was cancelled unpaid; the bargain is lost", "bargain_expired")
-    Bargain.objects(id=bargain.id, status=BargainStatus.ORDERING.value).update_one(
-        set__status=BargainStatus.ORDERED.value,
-        set__order_id=order.id,
-        set__ordered_at=now(),
-        set__open_key=f"x:{bargain.id}",
-    )
+    Bargain.objects(id=bargain.id, status=BargainStatus.ORDERING.value).update_one(**_ordered(bargain.id, order.id))
     log.info("bargain %s ordered at %d fen: order %s", bargain.id, bargain.order_price_fen, order.id)
     return bargain.reload()
+
+
+def _ordered(bargain_id: str, order_id: str) -> dict[str, object]:
+    """What recording a bargain's order writes: it is bought, and its open key frees the campaign."""
+    return {
+        "set__status": BargainStatus.ORDERED.value,
+        "set__order_id": order_id,
+        "set__ordered_at": now(),
+        "set__open_key": f"x:{bargain_id}",
+    }
+
+
+def order_paid(bargain_id: str, order_id: str, buyer_id: str) -> bool:
+    """retail took the payment for a bargain's order that its purchase call never recorded (the
+    call stopped after retail made the order; the initiator paid it from their order list): the
+    bargain is ordered. Only the initiator's order counts. True if it changed."""
+    frozen = Bargain.objects(id=bargain_id, initiator_id=buyer_id, status=BargainStatus.ORDERING.value, order_id="")
+    return bool(frozen.update_one(**_ordered(bargain_id, order_id)))
 
 
 def order_cancelled(bargain_id: str, order_id: str, buyer_id: str) -> bool:
@@ -453,9 +471,26 @@ def _abandoned(bargain: Bargain) -> bool:
 
 
 def expire_due(limit: int = 500) -> int:
-    """Close up to `limit` active or completed (not ordered) bargains past expires_at; returns how many."""
+    """Close up to `limit` active or completed (not ordered) bargains past expires_at, and as many
+    stranded in their purchase; returns how many."""
     due = Bargain.objects(status__in=[s.value for s in rules.EXPIRABLE], expires_at__lte=now()).only("id")
-    return sweeps.each(due.limit(limit), lambda bargain: _expire(bargain.id), what="expiry of bargain")
+    expired = sweeps.each(due.limit(limit), lambda bargain: _expire(bargain.id), what="expiry of bargain")
+    stranded = _stranded(now()).only("id").limit(limit)
+    return expired + sweeps.each(stranded, lambda bargain: _expire_stranded(bargain.id), what="stranded bargain")
+
+
+def _stranded(at: datetime) -> me.QuerySet:
+    """Bargains past their time, frozen for a purchase that recorded no order STRANDED_AFTER ago or
+    more: retail made none (it was down, and the initiator never tried again), or made one whose
+    payment or cancellation would have been recorded by now (order_paid, order_cancelled)."""
+    frozen_long_ago = me.Q(ordering_since__lte=at - STRANDED_AFTER) | me.Q(ordering_since=None)
+    return Bargain.objects(frozen_long_ago, status=BargainStatus.ORDERING.value, order_id="", expires_at__lte=at)
+
+
+def _expire_stranded(bargain_id: str) -> bool:
+    """Conditional: an order recorded meanwhile keeps the bargain."""
+    at = now()
+    return bool(_stranded(at).filter(id=bargain_id).update_one(**_expiry(bargain_id, at)))
 
 
 def _expire(bargain_id: str) -> bool:

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def order_paid(gate: SeatGate, event: dict[str, Any]) -> bool:
-    """Record the paid order (keyed by order id) and, for a team's order, pay its seat.
+    """Record the paid order (keyed by order id); a team's order pays its seat, and a bargain's
+    order its purchase call did not record is recorded.
 
     A payload no redelivery can fix is logged and dropped (False) instead of being requeued forever.
     """
@@ -37,9 +38,11 @@ def order_paid(gate: SeatGate, event: dict[str, Any]) -> bool:
     recorded = mongo.insert_once(paid)
     if not recorded:
         log.info("order %s was already recorded paid", facts.order_id)
+    # each idempotent on its own: also after a crash in between
     if facts.group_team_id:
-        # idempotent on its own: also after a crash in between
         team_life.seat_paid(gate, facts.order_id, facts.order_key, facts.paid_at)
+    if facts.bargain_id:
+        bargains.order_paid(facts.bargain_id, facts.order_id, facts.buyer_id)
     return recorded
 
 

@@ -21,7 +21,7 @@ from groupbuy.service import bargains, paid_orders
 from groupbuy.servicers.bargains import BargainServicer
 from mallkit import clock, context, mongo
 from mallkit.errors import DomainError, FailedPrecondition, NotFound, Unavailable
-from mallkit.testing import grpc_test_server
+from mallkit.testing import grpc_test_server, order_paid_event
 from socialmall.common.v1 import money_pb2, page_pb2
 from socialmall.groupbuy.v1 import groupbuy_pb2 as pb
 from socialmall.groupbuy.v1 import groupbuy_pb2_grpc as pb_grpc
@@ -707,3 +707,49 @@ def test_the_api_process_serves_bargains_and_relays_their_events(db, amqp_uri, r
     finally:
         app.stop(grace=0)
         connection.close()
+
+
+def test_a_purchase_whose_call_was_lost_after_retail_made_the_order_is_recorded_when_paid(
+    campaign, retail, rds, gate, monkeypatch
+):
+    bargain = start(ALICE, campaign().id)
+    create_order = retail.CreateOrder
+
+    def made_then_lost(request, grpc_context=None):
+        create_order(request, grpc_context)
+        raise Unavailable("deadline exceeded")
+
+    monkeypatch.setattr(retail, "CreateOrder", made_then_lost)
+    with pytest.raises(Unavailable):
+        buy(ALICE, bargain.id, retail)
+    [order] = retail.orders.values()
+    paid = order_paid_event(order.id, buyer_id="u_mallory", bargain_id=bargain.id)
+    paid_orders.order_paid(gate, paid)  # someone else's order naming the bargain changes nothing
+    assert Bargain.objects.get(id=bargain.id).status == "ordering"
+    with clock.frozen_at(T0 + timedelta(minutes=10)):  # the initiator paid it from their order list
+        paid_orders.order_paid(gate, order_paid_event(order.id, buyer_id=ALICE.user_id, bargain_id=bargain.id))
+    ordered = Bargain.objects.get(id=bargain.id)
+    assert (ordered.status, ordered.order_id) == ("ordered", order.id)
+    assert start(ALICE, ordered.campaign_id).id != bargain.id  # the campaign is free for another
+
+
+def test_a_purchase_that_never_made_an_order_expires_with_the_bargain(campaign, retail, rds):
+    early = start(ALICE, campaign().id)
+    late = start(user("bob"), early.campaign_id)
+    retail.refuse = Unavailable("retail is down")
+    expiry = early.expires_at
+    freeze_late = expiry - timedelta(minutes=10)
+    for who, bargain, at in ((ALICE, early, T0), (user("bob"), late, freeze_late)):
+        with pytest.raises(Unavailable):
+            buy(who, bargain.id, retail, at)  # and the buyer never tries again
+    retail.refuse = None
+    with clock.frozen_at(expiry - timedelta(seconds=1)):
+        assert bargains.expire_due() == 0  # a retry may still finish it
+    with clock.frozen_at(expiry):
+        assert bargains.expire_due() == 1  # the late freeze may still get its order's events
+    assert Bargain.objects.get(id=early.id).status == "expired"
+    with clock.frozen_at(freeze_late + bargains.STRANDED_AFTER):
+        assert bargains.expire_due() == 1
+    assert Bargain.objects.get(id=late.id).status == "expired"
+    assert refused(lambda: buy(ALICE, early.id, retail, expiry)) == "bargain_expired"
+    assert start(ALICE, early.campaign_id, expiry).id != early.id  # the campaign is free for another

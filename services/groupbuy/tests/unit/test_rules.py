@@ -98,7 +98,7 @@ def test_order_paid_data_gives_the_facts_groupbuy_keeps(order_paid):
     data = order_paid("ord_1", buyer_id="u_b", total_fen=3980, group_team_id="tm_7")["data"]
     data["paid_at"] = "2026-12-01T08:00:00.123+08:00"
     assert paid_orders.from_order_paid(data) == paid_orders.PaidOrderFacts(
-        "ord_1", "u_b", 3980, "tm_7", "ord_1", datetime(2026, 12, 1, 0, 0, 0, 123000, tzinfo=UTC)
+        "ord_1", "u_b", 3980, "tm_7", "", "ord_1", datetime(2026, 12, 1, 0, 0, 0, 123000, tzinfo=UTC)
     )
     del data["attribution"], data["idempotency_key"], data["paid_at"]
     facts = paid_orders.from_order_paid(data)
@@ -125,6 +125,7 @@ def test_a_seats_order_key_names_the_seat_and_no_other_key_does():
         {"total_fen": -1},
         {"attribution": "tm_7"},
         {"attribution": {"group_team_id": 7}},
+        {"attribution": {"bargain_id": ["brg_1"]}},
     ],
 )
 def test_malformed_order_paid_data_is_refused(order_paid, change):
