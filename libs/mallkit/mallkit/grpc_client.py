@@ -31,6 +31,10 @@ _STATUS_TO_ERROR: dict[grpc.StatusCode, type[errors.DomainError]] = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
     grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
+    # a server stopping cancels what it still serves, and during a rolling deploy the old version
+    # lacks the new methods: both pass, so the caller hears "retry shortly", not "internal error"
+    grpc.StatusCode.CANCELLED: errors.Unavailable,
+    grpc.StatusCode.UNIMPLEMENTED: errors.Unavailable,
 }
 
 RETRY_BACKOFF = (0.05, 0.2)

@@ -51,6 +51,8 @@ class FakeRetail(pb_grpc.RetailServiceServicer):
             time.sleep(1.0)
         if request.brand_id == "flaky":
             ctx.abort(grpc.StatusCode.UNAVAILABLE, "try again")
+        if request.brand_id == "shutting-down":
+            ctx.abort(grpc.StatusCode.CANCELLED, "the server is stopping")
         if request.brand_id in STORE_FAILURES:
             raise STORE_FAILURES[request.brand_id]
         if request.brand_id == "upstream-broken":  # what a client raises for another service's INTERNAL
@@ -157,6 +159,17 @@ def test_a_trace_goes_on_with_every_call_made_while_serving(server):
         client.GetBrand(pb.GetBrandRequest(brand_id="b1"))
     client.GetBrand(pb.GetBrandRequest(brand_id="b2"))  # outside any request: no trace
     assert fake.seen_traces == [trace, context.NO_TRACE]
+    client.close()
+
+
+def test_a_stopping_server_or_a_method_not_deployed_yet_is_unavailable(server):
+    app, _, _ = server
+    client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", deadline=2)
+    with pytest.raises(errors.Unavailable) as cancelled:
+        client.GetBrand(pb.GetBrandRequest(brand_id="shutting-down"))
+    with pytest.raises(errors.Unavailable) as unimplemented:
+        client.CreateOrder(pb.CreateOrderRequest())  # the servicer has no such method
+    assert (cancelled.value.code, unimplemented.value.code) == ("cancelled", "unimplemented")
     client.close()
 
 
