@@ -444,7 +444,11 @@ class SoloOrder(BaseModel):
 @router.get(
     "/campaigns/{campaign_id}/teams",
     summary="A campaign's teams still forming, closest to forming first (public)",
-    description="Empty unless the campaign is live; another brand's draft is a 404 `campaign_not_found`.",
+    description=(
+        "The top `limit` by seats taken, not pages: the ranking moves with every seat, so a cursor would "
+        "skip or repeat teams; ask again for a fresh top. Empty unless the campaign is live; another "
+        "brand's draft is a 404 `campaign_not_found`."
+    ),
 )
 async def list_joinable_teams(
     campaign_id: PathId,
