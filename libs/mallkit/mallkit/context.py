@@ -22,7 +22,7 @@ CALLER_SERVICE = "x-caller-service"
 # accepted by the gateway, go unchanged through every gRPC call, event and log line of the request.
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
-_TRACEPARENT = re.compile(r"^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+_TRACEPARENT = re.compile(r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 MAX_TRACESTATE = 512  # what the recommendation asks every hop to pass on
 
 
@@ -35,7 +35,7 @@ class Trace:
     def parse(cls, parent: str, state: str = "") -> Trace:
         """The trace a caller sent, if its traceparent is well formed (else none); a tracestate
         that is not short printable ASCII is dropped, as the recommendation allows."""
-        if not _TRACEPARENT.match(parent):
+        if not _TRACEPARENT.fullmatch(parent):
             return NO_TRACE
         keep = len(state) <= MAX_TRACESTATE and state.isascii() and state.isprintable()
         return cls(parent, state if keep else "")

@@ -30,6 +30,7 @@ def test_a_well_formed_traceparent_is_kept_with_its_tracestate():
         "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",  # all-zero parent id
         "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # the forbidden version
         f"{PARENT}\r\nx-user-id: u_admin",
+        f"{PARENT}\n",
     ],
 )
 def test_anything_else_is_no_trace(parent):

@@ -71,6 +71,7 @@ class Bargain(OutboxDocument):
     # the buy call that froze it, and when: only that call may thaw it, or any once it is stale
     ordering_token = me.StringField(default="")
     ordering_since = me.DateTimeField(null=True)
+    attempted_at = me.DateTimeField(null=True)  # the purchase's last attempt, freeze or retry
     order_id = me.StringField(default="")
     ordered_at = me.DateTimeField(null=True)
     expired_at = me.DateTimeField(null=True)

@@ -40,6 +40,11 @@ def from_order_paid(data: dict[str, Any]) -> PaidOrderFacts:
     )
 
 
+def stored_key(service: str, key: str) -> str:
+    """How retail stores the idempotency key a service placed an order under (scoped by service)."""
+    return f"{service}/{key}"
+
+
 def order_key_of(data: dict[str, Any]) -> str:
     """An order event's idempotency key ("" when it carries none)."""
     key = data.get("idempotency_key")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from groupbuy.domain.paid_orders import stored_key
 from mallkit.errors import FailedPrecondition, InvalidArgument
 
 # An unpaid seat is held as long as its retail order may be paid (retail's payment timeout).
@@ -127,11 +128,11 @@ def seat_order_key(seat_id: str) -> str:
     return f"seat:{seat_id}"
 
 
-def seat_of_order_key(stored_key: str, service: str) -> str:
+def seat_of_order_key(order_key: str, service: str) -> str:
     """The seat an order was placed for, read from the key retail stored for it
-    (`<service>/seat:<seat id>`, retail's scoping of a service's keys); "" for any other order."""
-    prefix = f"{service}/{seat_order_key('')}"
-    return stored_key.removeprefix(prefix) if stored_key.startswith(prefix) else ""
+    (`<service>/seat:<seat id>`); "" for any other order."""
+    prefix = stored_key(service, seat_order_key(""))
+    return order_key.removeprefix(prefix) if order_key.startswith(prefix) else ""
 
 
 def given_back(seat_id: str) -> str:

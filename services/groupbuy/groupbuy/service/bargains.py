@@ -59,6 +59,7 @@ from groupbuy.documents.bargains import Bargain, BargainCampaign, BargainDebut, 
 from groupbuy.domain import bargains as rules
 from groupbuy.domain.bargains import BargainStatus, BargainTerms
 from groupbuy.domain.campaigns import CampaignStatus, require_live
+from groupbuy.domain.paid_orders import stored_key
 from groupbuy.retail import Retail, campaign_sku, place_order
 from mallkit import ids, mongo, paging, sweeps
 from mallkit.access import ADMIN, BRAND, get_or_404, require_role, require_user
@@ -83,9 +84,9 @@ LOCK_WAIT_SECONDS = 5.0  # after this a helper goes on without the lock (CAS sti
 LOCK_MAX_PAUSE = 0.05
 MAX_CAS_ATTEMPTS = 250  # each failed attempt means another help landed; N ≤ 100
 ORDERING_GRACE = timedelta(minutes=1)  # far beyond a retail call's deadline
-# retail's 30-minute payment window and a grace for its events: a purchase that recorded no order
-# this long after it froze the bargain never will (see _stranded)
-STRANDED_AFTER = timedelta(minutes=40)
+# A purchase that recorded no order this long after its last attempt never will (see _stranded):
+# far beyond retail's payment window (30 minutes by default) and any backlog of its events.
+STRANDED_AFTER = timedelta(days=1)
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 # retail's answers that mean "no order was made": the bargain is thawed back as it was
 _REFUSALS = (InvalidArgument, NotFound, FailedPrecondition, PermissionDenied, AlreadyExists, ResourceExhausted)
@@ -396,10 +397,16 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
             set__order_price_fen=bargain.current_fen,
             set__ordering_token=token,
             set__ordering_since=at,
+            set__attempted_at=at,
         )
         bargain = frozen or bargain.reload()  # a cut landed meanwhile: decide again on the new state
     if bargain.status == BargainStatus.ORDERED:
         return bargain
+    if bargain.ordering_token != token and not _attempted_again(bargain.id):
+        bargain.reload()
+        if bargain.status == BargainStatus.ORDERED:
+            return bargain
+        raise Unavailable("the bargain changed during the purchase; try again", "bargain_busy")
     try:
         order = place_order(
             retail,
@@ -418,7 +425,11 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
             Bargain.objects(
                 id=bargain.id, status=BargainStatus.ORDERING.value, ordering_token__in=token_now
             ).update_one(
-                set__status=previous.value, set__order_price_fen=0, set__ordering_token="", set__ordering_since=None
+                set__status=previous.value,
+                set__order_price_fen=0,
+                set__ordering_token="",
+                set__ordering_since=None,
+                set__attempted_at=None,
             )
         raise
     if order.status == retail_pb2.ORDER_STATUS_CANCELLED:  # this key's order timed out unpaid meanwhile
@@ -427,6 +438,14 @@ def buy_bargain(retail: Retail, bargain_id: str) -> Bargain:
     Bargain.objects(id=bargain.id, status=BargainStatus.ORDERING.value).update_one(**_ordered(bargain.id, order.id))
     log.info("bargain %s ordered at %d fen: order %s", bargain.id, bargain.order_price_fen, order.id)
     return bargain.reload()
+
+
+def _attempted_again(bargain_id: str) -> bool:
+    """A retry of a purchase another call froze is dated, so that the order it may make gets its
+    whole payment window before the expiry sweep counts the bargain stranded. False if the bargain
+    is no longer frozen."""
+    frozen = Bargain.objects(id=bargain_id, status=BargainStatus.ORDERING.value, order_id="")
+    return bool(frozen.update_one(set__attempted_at=now()))
 
 
 def _ordered(bargain_id: str, order_id: str) -> dict[str, object]:
@@ -439,10 +458,13 @@ def _ordered(bargain_id: str, order_id: str) -> dict[str, object]:
     }
 
 
-def order_paid(bargain_id: str, order_id: str, buyer_id: str) -> bool:
+def order_paid(bargain_id: str, order_id: str, buyer_id: str, order_key: str) -> bool:
     """retail took the payment for a bargain's order that its purchase call never recorded (the
     call stopped after retail made the order; the initiator paid it from their order list): the
-    bargain is ordered. Only the initiator's order counts. True if it changed."""
+    bargain is ordered. Only the order a purchase made counts (its key; the initiator's), not any
+    other order someone attributed to the bargain. True if it changed."""
+    if order_key != stored_key(SERVICE, bargain_id):
+        return False
     frozen = Bargain.objects(id=bargain_id, initiator_id=buyer_id, status=BargainStatus.ORDERING.value, order_id="")
     return bool(frozen.update_one(**_ordered(bargain_id, order_id)))
 
@@ -463,7 +485,7 @@ def order_cancelled(bargain_id: str, order_id: str, buyer_id: str) -> bool:
 
 
 def _abandoned(bargain: Bargain) -> bool:
-    """Frozen so long ago that the call that froze it is gone (or frozen before freezes were dated)."""
+    """Last attempted so long ago that every call buying it is gone (or frozen before freezes were dated)."""
     return bargain.ordering_since is None or bargain.ordering_since <= now() - ORDERING_GRACE
 
 
@@ -480,11 +502,15 @@ def expire_due(limit: int = 500) -> int:
 
 
 def _stranded(at: datetime) -> me.QuerySet:
-    """Bargains past their time, frozen for a purchase that recorded no order STRANDED_AFTER ago or
-    more: retail made none (it was down, and the initiator never tried again), or made one whose
-    payment or cancellation would have been recorded by now (order_paid, order_cancelled)."""
-    frozen_long_ago = me.Q(ordering_since__lte=at - STRANDED_AFTER) | me.Q(ordering_since=None)
-    return Bargain.objects(frozen_long_ago, status=BargainStatus.ORDERING.value, order_id="", expires_at__lte=at)
+    """Bargains past their time, frozen for a purchase last attempted STRANDED_AFTER ago or more
+    that recorded no order: retail made none (it was down, and the initiator never tried again), or
+    made one whose payment or cancellation would have been recorded by now (order_paid,
+    order_cancelled)."""
+    cut = at - STRANDED_AFTER
+    # a freeze from before attempts were dated counts from the freeze, or from nothing if undated too
+    undated = me.Q(attempted_at=None) & (me.Q(ordering_since__lte=cut) | me.Q(ordering_since=None))
+    attempted_long_ago = me.Q(attempted_at__lte=cut) | undated
+    return Bargain.objects(attempted_long_ago, status=BargainStatus.ORDERING.value, order_id="", expires_at__lte=at)
 
 
 def _expire_stranded(bargain_id: str) -> bool:

@@ -40,9 +40,9 @@ def order_paid(gate: SeatGate, event: dict[str, Any]) -> bool:
         log.info("order %s was already recorded paid", facts.order_id)
     # each idempotent on its own: also after a crash in between
     if facts.group_team_id:
-        team_life.seat_paid(gate, facts.order_id, facts.order_key, facts.paid_at)
+        team_life.seat_paid(gate, facts.order_id, facts.buyer_id, facts.order_key, facts.paid_at)
     if facts.bargain_id:
-        bargains.order_paid(facts.bargain_id, facts.order_id, facts.buyer_id)
+        bargains.order_paid(facts.bargain_id, facts.order_id, facts.buyer_id, facts.order_key)
     return recorded
 
 
@@ -64,7 +64,8 @@ def _attributed_order(event: dict[str, Any], attribution_field: str) -> str:
 def order_cancelled(gate: SeatGate, event: dict[str, Any]) -> bool:
     """An unpaid team order frees its seat; an unpaid bargain order loses its bargain."""
     if order_id := _team_order(event):
-        return team_life.order_cancelled(gate, order_id, paid_orders.order_key_of(event["data"]))
+        data = event["data"]
+        return team_life.order_cancelled(gate, order_id, str(data.get("buyer_id", "")), paid_orders.order_key_of(data))
     if order_id := _attributed_order(event, "bargain_id"):
         data = event["data"]
         return bargains.order_cancelled(data["attribution"]["bargain_id"], order_id, str(data.get("buyer_id", "")))

@@ -176,20 +176,22 @@ def link_order(seat: Seat, order_id: str) -> Seat:
     return seat
 
 
-def _seat_of_order(order_id: str, order_key: str) -> Seat | None:
-    """The seat an order was placed for: by the order recorded on it, else by the order's key,
-    recording it now (the call that placed the order stopped before it could)."""
+def _seat_of_order(order_id: str, buyer_id: str, order_key: str) -> Seat | None:
+    """The seat an order was placed for: by the order recorded on it, else by the order's key (and
+    its buyer, the seat's member), recording it now (the call that placed it stopped before it could)."""
     if seat := Seat.objects(order_id=order_id).first():
         return seat
     seat_id = rules.seat_of_order_key(order_key, SERVICE)
-    unlinked = Seat.objects(id=seat_id, order_id="").first() if seat_id else None
+    unlinked = Seat.objects(id=seat_id, user_id=buyer_id, order_id="").first() if seat_id else None
     return link_order(unlinked, order_id) if unlinked else None
 
 
-def seat_paid(gate: SeatGate, order_id: str, order_key: str = "", paid_at: datetime | None = None) -> bool:
+def seat_paid(
+    gate: SeatGate, order_id: str, buyer_id: str = "", order_key: str = "", paid_at: datetime | None = None
+) -> bool:
     """retail.order_paid for a seat's order (paid at `paid_at`, by retail's clock): the seat is
     paid, and the team forms if it was the last."""
-    seat = _seat_of_order(order_id, order_key)
+    seat = _seat_of_order(order_id, buyer_id, order_key)
     if seat is None:
         log.warning("order %s is attributed to a team but no seat has it", order_id)
         return False
@@ -238,9 +240,9 @@ def _count_paid(gate: SeatGate, seat: Seat) -> bool:
     raise RuntimeError(f"team {seat.team_id}: too many concurrent changes to count seat {seat.id}")
 
 
-def order_cancelled(gate: SeatGate, order_id: str, order_key: str = "") -> bool:
+def order_cancelled(gate: SeatGate, order_id: str, buyer_id: str = "", order_key: str = "") -> bool:
     """retail cancelled a seat's unpaid order (payment timeout): the seat goes."""
-    seat = _seat_of_order(order_id, order_key)
+    seat = _seat_of_order(order_id, buyer_id, order_key)
     if seat is None or seat.status != SeatStatus.HELD:
         return False
     return release_seat(gate, seat, ReleaseReason.ORDER_CANCELLED)

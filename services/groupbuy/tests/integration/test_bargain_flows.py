@@ -723,33 +723,41 @@ def test_a_purchase_whose_call_was_lost_after_retail_made_the_order_is_recorded_
     with pytest.raises(Unavailable):
         buy(ALICE, bargain.id, retail)
     [order] = retail.orders.values()
-    paid = order_paid_event(order.id, buyer_id="u_mallory", bargain_id=bargain.id)
-    paid_orders.order_paid(gate, paid)  # someone else's order naming the bargain changes nothing
+    key = f"groupbuy/{bargain.id}"  # how retail stores the key the purchase used
+    # orders naming the bargain that its purchase did not make change nothing: someone else's, or
+    # another order of the initiator's
+    for buyer, other_key in (("u_mallory", key), (ALICE.user_id, "k-1")):
+        paid = order_paid_event("ord_other", buyer_id=buyer, bargain_id=bargain.id, idempotency_key=other_key)
+        paid_orders.order_paid(gate, paid)
     assert Bargain.objects.get(id=bargain.id).status == "ordering"
+    paid = order_paid_event(order.id, buyer_id=ALICE.user_id, bargain_id=bargain.id, idempotency_key=key)
     with clock.frozen_at(T0 + timedelta(minutes=10)):  # the initiator paid it from their order list
-        paid_orders.order_paid(gate, order_paid_event(order.id, buyer_id=ALICE.user_id, bargain_id=bargain.id))
+        paid_orders.order_paid(gate, paid)
     ordered = Bargain.objects.get(id=bargain.id)
     assert (ordered.status, ordered.order_id) == ("ordered", order.id)
     assert start(ALICE, ordered.campaign_id).id != bargain.id  # the campaign is free for another
 
 
-def test_a_purchase_that_never_made_an_order_expires_with_the_bargain(campaign, retail, rds):
+def test_a_purchase_that_never_made_an_order_expires_a_day_after_its_last_attempt(campaign, retail, rds):
     early = start(ALICE, campaign().id)
-    late = start(user("bob"), early.campaign_id)
+    retried = start(user("bob"), early.campaign_id)
     retail.refuse = Unavailable("retail is down")
-    expiry = early.expires_at
-    freeze_late = expiry - timedelta(minutes=10)
-    for who, bargain, at in ((ALICE, early, T0), (user("bob"), late, freeze_late)):
+    expiry = early.expires_at  # T0 + 24 h, a day after both froze
+    for who, bargain, at in (
+        (ALICE, early, T0),
+        (user("bob"), retried, T0),
+        (user("bob"), retried, T0 + timedelta(hours=20)),
+    ):
         with pytest.raises(Unavailable):
-            buy(who, bargain.id, retail, at)  # and the buyer never tries again
+            buy(who, bargain.id, retail, at)  # then nobody tries again
     retail.refuse = None
     with clock.frozen_at(expiry - timedelta(seconds=1)):
-        assert bargains.expire_due() == 0  # a retry may still finish it
+        assert bargains.expire_due() == 0  # a retry may still finish them
     with clock.frozen_at(expiry):
-        assert bargains.expire_due() == 1  # the late freeze may still get its order's events
+        assert bargains.expire_due() == 1  # the one retried at 20 h may still see its order's events
     assert Bargain.objects.get(id=early.id).status == "expired"
-    with clock.frozen_at(freeze_late + bargains.STRANDED_AFTER):
+    with clock.frozen_at(T0 + timedelta(hours=20) + bargains.STRANDED_AFTER):
         assert bargains.expire_due() == 1
-    assert Bargain.objects.get(id=late.id).status == "expired"
+    assert Bargain.objects.get(id=retried.id).status == "expired"
     assert refused(lambda: buy(ALICE, early.id, retail, expiry)) == "bargain_expired"
     assert start(ALICE, early.campaign_id, expiry).id != early.id  # the campaign is free for another

@@ -95,6 +95,7 @@ def test_an_unrecorded_order_cancelled_unpaid_releases_its_seat(mongo_db, gate, 
         "type": "order_cancelled",
         "data": {
             "order_id": order_id,
+            "buyer_id": "u_member",
             "idempotency_key": stored_key(seat),
             "attribution": {"group_team_id": team.id},
         },
@@ -104,13 +105,16 @@ def test_an_unrecorded_order_cancelled_unpaid_releases_its_seat(mongo_db, gate, 
     assert (seat.reload().status, seat.release_reason, seat.order_id) == ("released", "order_cancelled", order_id)
 
 
-def test_another_orders_key_finds_no_seat(mongo_db, gate, fake_retail, monkeypatch):
+def test_another_orders_key_or_another_buyers_order_finds_no_seat(mongo_db, gate, fake_retail, monkeypatch):
     _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
     join_as(gate, "u_member", team.id)
     seat = Seat.objects.get(team_id=team.id, user_id="u_member")
     for key in (seat_order_key(seat.id), f"retail/{seat_order_key(seat.id)}", "ord_9"):  # not groupbuy's
         envelope = order_paid_event("ord_9", buyer_id="u_member", group_team_id=team.id, idempotency_key=key)
         paid_orders.order_paid(gate, envelope)
+    # the seat's key, but someone else's order (had anything let them store that key)
+    envelope = order_paid_event("ord_8", buyer_id="u_mallory", group_team_id=team.id, idempotency_key=stored_key(seat))
+    paid_orders.order_paid(gate, envelope)
     assert (seat.reload().status, seat.order_id) == ("held", "")
 
 
