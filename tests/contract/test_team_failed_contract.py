@@ -10,7 +10,6 @@ events reach retail's handlers after a JSON round trip (as they cross the wire).
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import grpc
 import pytest
@@ -118,7 +117,7 @@ def test_a_failed_team_refunds_each_paid_order_once_when_every_event_arrives_twi
     unpaid_id = seats["u_b"].order_id
     assert all(o.awaiting_group and o.total_fen == GROUP_PRICE_FEN for o in Order.objects(id__in=paid_ids))
 
-    with frozen_at(team.reload().expires_at + timedelta(seconds=1)):
+    with frozen_at(team.reload().expires_at + team_life.JUDGE_GRACE):
         assert team_life.close_expired_teams(gate) == 1
     published = wire(team) + [e for seat in Seat.objects(team_id=team.id) for e in wire(seat)]
     [failed] = [e for e in published if e["type"] == "team_failed"]

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 CAS_ATTEMPTS = 50
 # A team closed this long ago whose seats are still unsettled was left so by a crash.
 SETTLE_GRACE = timedelta(minutes=1)
+# How long after its expiry a team is judged: payments made before the expiry whose order_paid is
+# still on its way are counted first (a payment made at or after the expiry never counts).
+JUDGE_GRACE = timedelta(minutes=1)
 # A forming team this old without a clock has seen every hold it began with run out.
 LEADERLESS_AFTER = rules.SEAT_HOLD + rules.ORDERED_SEAT_GRACE + SETTLE_GRACE
 
@@ -219,9 +222,8 @@ def _count_paid(gate: SeatGate, seat: Seat) -> bool:
             release_seat(gate, seat, ReleaseReason.TEAM_CLOSED, team_must_form=False)
             return False
         if team.expires_at is not None and seat.paid_at >= team.expires_at:
-            # paid after the team expired: it closes as it would have at its expiry, without this
-            # seat, which is then released (retail refunds it), however late the sweep runs
-            _close_at_expiry(gate, team)
+            # paid after the team expired: never counted; the expiry sweep judges the team without
+            # it and releases it (retail refunds it), however the team ends
             return False
         paid = len(team.paid_seats)
         if paid + 1 >= team.team_size:
@@ -264,9 +266,9 @@ def release_expired_holds(gate: SeatGate, limit: int = 200) -> int:
 
 
 def close_expired_teams(gate: SeatGate, limit: int = 100) -> int:
-    """Teams past their expiry complete by virtual fill if the campaign allows it and enough
-    seats are paid, else fail (every order voided by retail)."""
-    due = Team.objects(status=TeamStatus.FORMING, expires_at__lte=now()).limit(limit)
+    """Teams past their expiry (and JUDGE_GRACE) complete by virtual fill if the campaign allows it
+    and enough seats were paid in time, else fail (every order voided by retail)."""
+    due = Team.objects(status=TeamStatus.FORMING, expires_at__lte=now() - JUDGE_GRACE).limit(limit)
     return sweeps.each(due, lambda team: _close_at_expiry(gate, team), what="expiry of team")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -17,6 +17,11 @@ from ..conftest import BRAND, as_user, user
 from .test_teams import join_as, live_campaign, open_as, pay
 
 pytestmark = pytest.mark.integration
+
+
+def judged(team: Team) -> datetime:
+    """When the expiry sweep judges the team."""
+    return team.expires_at + team_life.JUDGE_GRACE
 
 
 def events(document, type_: str) -> list[dict]:
@@ -41,9 +46,9 @@ def team_with(gate, fake_retail, size: int, paid: int, unpaid: int, **terms):
 def test_an_expired_team_fails_once_and_names_every_order_for_retail_to_void(mongo_db, gate, fake_retail):
     _, team = team_with(gate, fake_retail, size=4, paid=2, unpaid=1)
     orders = sorted(s.order_id for s in Seat.objects(team_id=team.id))
-    with frozen_at(team.expires_at - timedelta(seconds=1)):
+    with frozen_at(judged(team) - timedelta(seconds=1)):
         assert team_life.close_expired_teams(gate) == 0
-    with frozen_at(team.expires_at):
+    with frozen_at(judged(team)):
         assert team_life.close_expired_teams(gate) == 1
         assert team_life.close_expired_teams(gate) == 0  # the sweep running again changes nothing
     team.reload()
@@ -67,7 +72,7 @@ def test_a_team_that_cannot_close_does_not_keep_the_other_expired_teams_open(mon
     broken_campaign, broken = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
     _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
     Campaign.objects(id=broken_campaign.id).delete()  # closing `broken` now raises, every time
-    with frozen_at(max(broken.expires_at, team.expires_at)):
+    with frozen_at(max(judged(broken), judged(team))):
         assert team_life.close_expired_teams(gate) == 1
         assert team_life.close_expired_teams(gate) == 0
     assert (team.reload().status, broken.reload().status) == ("failed", "forming")
@@ -77,7 +82,7 @@ def test_virtual_fill_completes_only_teams_at_or_above_the_ratio(mongo_db, gate,
     # BUSINESS_RULES: size 4, ratio 40 % → 2 paid complete (virtual), 1 paid fails
     _, enough = team_with(gate, fake_retail, size=4, paid=2, unpaid=1, virtual_fill_percent=40)
     _, short = team_with(gate, fake_retail, size=4, paid=1, unpaid=0, virtual_fill_percent=40)
-    with frozen_at(max(enough.expires_at, short.expires_at)):
+    with frozen_at(max(judged(enough), judged(short))):
         assert team_life.close_expired_teams(gate) == 2
     enough.reload(), short.reload()
     assert (enough.status, enough.virtually_filled) == ("formed", True)
@@ -94,7 +99,7 @@ def test_virtual_fill_completes_only_teams_at_or_above_the_ratio(mongo_db, gate,
 def test_a_payment_after_the_team_failed_releases_the_seat_for_a_refund(mongo_db, gate, fake_retail):
     _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=1)
     late = Seat.objects.get(team_id=team.id, status="held")
-    with frozen_at(team.expires_at):
+    with frozen_at(judged(team)):
         team_life.close_expired_teams(gate)
     assert team_life.seat_paid(gate, late.order_id) is False
     assert late.reload().status == "released"
@@ -157,7 +162,7 @@ def test_a_member_who_leaves_while_their_payment_is_being_counted_is_not_counted
     assert (team.status, len(team.paid_seats)) == ("forming", 2)
     assert leaving.id not in team.paid_seats
     # and a recount at expiry does not bring it back either
-    with frozen_at(team.expires_at):
+    with frozen_at(judged(team)):
         team_life.close_expired_teams(gate)
     assert (team.reload().status, team.failure_reason) == ("failed", "expired")
 
@@ -212,7 +217,7 @@ def test_a_join_granted_before_its_team_closed_and_stored_after_is_undone(mongo_
 
     def team_closes_meanwhile(*args, **kwargs):
         claim = grant(*args, **kwargs)
-        with frozen_at(team.expires_at):
+        with frozen_at(judged(team)):
             assert team_life.close_expired_teams(gate) == 1
         return claim
 
@@ -233,7 +238,7 @@ def test_crashes_after_a_payment_or_a_close_are_finished_by_the_clocks(mongo_db,
     # the seat was marked paid, then the process died before counting it on the team
     Seat.objects(id=last.id).update_one(set__status="paid", set__paid_at=now())
     assert len(team.reload().paid_seats) == 2
-    with frozen_at(team.expires_at):
+    with frozen_at(judged(team)):
         assert team_life.close_expired_teams(gate) == 1
     team.reload()
     assert (team.status, team.virtually_filled, len(team.paid_seats)) == ("formed", False, 3)
@@ -270,11 +275,14 @@ def test_leaving_while_the_payment_lands_releases_the_paid_seat(mongo_db, gate, 
     assert member.id not in team.reload().paid_seats
 
 
-def test_a_payment_after_the_team_expired_fails_it_before_the_sweep_comes(mongo_db, gate, fake_retail):
+def test_a_payment_after_the_team_expired_never_counts(mongo_db, gate, fake_retail):
     _, team = team_with(gate, fake_retail, size=2, paid=1, unpaid=1)
     late = Seat.objects.get(team_id=team.id, status="held")
     with frozen_at(team.expires_at + timedelta(seconds=1)):
-        assert team_life.seat_paid(gate, late.order_id, paid_at=now()) is False
+        assert team_life.seat_paid(gate, late.order_id, paid_at=now()) is False  # the last seat, too late
+    assert (team.reload().status, team.paid_seats) == ("forming", [Seat.objects.get(team_id=team.id, kind="o").id])
+    with frozen_at(judged(team)):
+        assert team_life.close_expired_teams(gate) == 1
     team.reload()
     assert (team.status, team.failure_reason) == ("failed", "expired")
     assert late.reload().status == "released"
@@ -282,22 +290,23 @@ def test_a_payment_after_the_team_expired_fails_it_before_the_sweep_comes(mongo_
     assert late.order_id in failed["data"]["order_ids"]  # retail refunds it
 
 
-def test_a_payment_made_in_time_counts_however_late_its_event_is_handled(mongo_db, gate, fake_retail):
+def test_a_payment_made_in_time_counts_if_its_event_comes_before_the_team_is_judged(mongo_db, gate, fake_retail):
     _, team = team_with(gate, fake_retail, size=2, paid=1, unpaid=1)
     member = Seat.objects.get(team_id=team.id, status="held")
     envelope = order_paid_event(member.order_id, buyer_id=member.user_id, group_team_id=team.id)
     envelope["data"]["paid_at"] = (team.expires_at - timedelta(seconds=1)).isoformat()  # retail's clock
-    with frozen_at(team.expires_at + timedelta(minutes=5)):  # a worker catching up on a backlog
-        paid_orders.order_paid(gate, envelope)
+    with frozen_at(judged(team) - timedelta(seconds=1)):
+        assert team_life.close_expired_teams(gate) == 0  # the sweep waits for payments on their way
+        paid_orders.order_paid(gate, envelope)  # handled after the expiry, by the worker's clock
     assert team.reload().status == "formed"
 
 
 def test_a_seat_paid_too_late_is_let_go_by_a_virtually_filled_team(mongo_db, gate, fake_retail):
     _, team = team_with(gate, fake_retail, size=4, paid=2, unpaid=1, virtual_fill_percent=40)
     late = Seat.objects.get(team_id=team.id, status="held")
-    with frozen_at(team.expires_at):
-        # paid at the expiry, and the sweep closes the team before that payment is counted
-        Seat.objects(id=late.id).update_one(set__status="paid", set__paid_at=now())
+    # paid at the expiry, and judged before that payment is counted
+    Seat.objects(id=late.id).update_one(set__status="paid", set__paid_at=team.expires_at)
+    with frozen_at(judged(team)):
         assert team_life.close_expired_teams(gate) == 1
     team.reload()
     assert (team.status, team.virtually_filled, len(team.paid_seats)) == ("formed", True, 2)
