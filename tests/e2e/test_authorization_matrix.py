@@ -89,10 +89,24 @@ def shipment(ids: dict[str, str]) -> dict[str, Any]:
     return {"carrier": "SF Express", "tracking_number": f"SF{ids['paid_order_id'][-10:]}"}
 
 
+def product_of_the_brand(ids: dict[str, str]) -> dict[str, Any]:
+    sku = {"spec": "25g", "price_fen": PRICE_FEN, "supply_price_fen": 600, "stock": 5}
+    return {"brand_id": ids["brand_id"], "title": "Matrix tea, second flush", "category": "tea", "skus": [sku]}
+
+
+def group_terms(ids: dict[str, str]) -> dict[str, Any]:
+    return {"sku_id": ids["sku_id"], "group_price_fen": 890, "team_size": 3}
+
+
+def bargain_terms(ids: dict[str, str]) -> dict[str, Any]:
+    return {"sku_id": ids["sku_id"], "original_price_fen": 990, "floor_price_fen": 490, "helpers_needed": 3}
+
+
 def one_unit_back(ids: dict[str, str]) -> dict[str, Any]:
     return {"lines": [{"sku_id": ids["sku_id"], "quantity": 1}], "reason": "arrived damaged"}
 
 
+NOT_SKU_OWNER = (403, "not_sku_owner")
 PAID = {"order_id": "paid_order_id"}
 DRAFT = {"campaign_id": "draft_id"}
 PENDING_SKU = {"sku_id": "pending_sku_id"}
@@ -175,6 +189,30 @@ MATRIX = [
         {"stranger": ROLE_REQUIRED, "other_brand": (404, "sku_not_found")},
         ids=PENDING_SKU,
         body=lambda ids: {"delta": 1, "reason": "matrix restock"},
+    ),
+    # what a brand creates names its own brand, or a SKU of its own
+    Case(
+        "POST",
+        "/products",
+        ("brand",),
+        {"stranger": ROLE_REQUIRED, "other_brand": (403, "not_brand_owner")},
+        body=product_of_the_brand,
+        ok=201,
+    ),
+    Case(
+        "POST",
+        "/groupbuy/campaigns",
+        ("brand",),
+        {"stranger": ROLE_REQUIRED, "other_brand": NOT_SKU_OWNER},
+        body=group_terms,
+        ok=201,
+    ),
+    Case(
+        "POST",
+        "/bargain/campaigns",
+        (),  # the world's bargain campaign is the brand's call
+        {"stranger": ROLE_REQUIRED, "other_brand": NOT_SKU_OWNER},
+        body=bargain_terms,
     ),
     # agents, KOL links, role applications: their owner's (and admins') only
     Case("GET", "/agents/{agent_id}", ("owner",), {"stranger": (404, "agent_not_found")}),
@@ -300,7 +338,7 @@ MATRIX = [
     Case("POST", "/groupbuy/campaigns/{campaign_id}/end", (), {"other_brand": NOT_CAMPAIGN_OWNER}),
 ]
 
-# Routes with a path parameter or an id in the query that touch nothing owned, and why.
+# Routes with a path parameter or an id in the query or the body that touch nothing owned, and why.
 NOT_OWNED = {
     "GET /s/{code}": "a short link's redirect: public",
     "GET /brands/{brand_id}": "public",
@@ -324,6 +362,10 @@ NOT_OWNED = {
     "GET /bargain/bargains/{bargain_id}/helps": "public",
     "GET /posts/{post_id}": "public",
     "GET /dev/codes/{phone}": "development only",
+    "POST /dev/tokens": "development only: mints a token for any user_id",
+    "POST /orders": "sku ids name public SKUs; attribution ids name who is credited (a store, whose price "
+    "applies, a link, post, agent, team or bargain) and act on none of them",
+    "POST /guide/links": "sku_id names a public SKU (role kol)",
 }
 
 
@@ -421,11 +463,10 @@ def world(api: httpx.Client, platform: Any, users: tuple[User, User]) -> World:
     link = ok(api.post("/guide/links", json={"sku_id": sku["id"]}, headers=owner))
     application = ok(api.post("/role-applications", json={"role": "brand"}, headers=owner))
 
-    group = {"sku_id": sku["id"], "group_price_fen": 890, "team_size": 3}
+    group = group_terms({"sku_id": sku["id"]})
     campaign = ok(api.post("/groupbuy/campaigns", json={**group, "publish": True}, headers=brand))
     draft = ok(api.post("/groupbuy/campaigns", json={**group, "publish": False}, headers=brand))
-    bargain_terms = {"sku_id": sku["id"], "original_price_fen": 990, "floor_price_fen": 490, "helpers_needed": 3}
-    bargain_campaign = ok(api.post("/bargain/campaigns", json=bargain_terms, headers=brand))
+    bargain_campaign = ok(api.post("/bargain/campaigns", json=bargain_terms({"sku_id": sku["id"]}), headers=brand))
     team = ok(api.post(f"/groupbuy/campaigns/{campaign['id']}/teams", headers=owner))
     bargain = ok(api.post(f"/bargain/campaigns/{bargain_campaign['id']}/bargains", headers=owner))
 
@@ -447,6 +488,7 @@ def world(api: httpx.Client, platform: Any, users: tuple[User, User]) -> World:
             "refund_order_id": refunded,
             "refund_id": ok(refund)["id"],
             "store_id": store_id,
+            "brand_id": brand_id,
             "sku_id": sku["id"],
             "pending_product_id": pending_product["id"],
             "pending_sku_id": pending_product["skus"][0]["id"],
@@ -461,19 +503,44 @@ def world(api: httpx.Client, platform: Any, users: tuple[User, User]) -> World:
     )
 
 
+def openapi() -> dict[str, Any]:
+    return create_app(configure_logging=False).openapi()
+
+
 def operations() -> dict[str, dict[str, Any]]:
     """Every operation of the gateway's OpenAPI document, by "METHOD /route" (under /api/v1)."""
-    spec = create_app(configure_logging=False).openapi()
     return {
         f"{method.upper()} {path.removeprefix(API_PREFIX)}": operation
-        for path, operations in spec["paths"].items()
+        for path, operations in openapi()["paths"].items()
         for method, operation in operations.items()
     }
 
 
+def body_ids(operation: dict[str, Any], schemas: dict[str, Any]) -> set[str]:
+    """The `*_id` fields anywhere in the operation's JSON body (nested objects and lists included)."""
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    found: set[str] = set()
+    pending, expanded = [body], set()
+    while pending:
+        schema = pending.pop()
+        if ref := schema.get("$ref"):
+            if ref not in expanded:
+                expanded.add(ref)
+                pending.append(schemas[ref.rsplit("/", 1)[1]])
+            continue
+        pending += [*schema.get("anyOf", []), *schema.get("allOf", []), *schema.get("oneOf", [])]
+        pending += [schema["items"]] if "items" in schema else []
+        for name, prop in schema.get("properties", {}).items():
+            found |= {name} if name.endswith("_id") else set()
+            pending.append(prop)
+    return found
+
+
 def test_every_route_with_an_owner_is_in_the_matrix() -> None:
+    schemas = openapi()["components"]["schemas"]
+
     def addresses_something(operation: dict[str, Any]) -> bool:
-        return any(
+        return bool(body_ids(operation, schemas)) or any(
             p["in"] == "path" or (p["in"] == "query" and p["name"].endswith("_id"))
             for p in operation.get("parameters", [])
         )
