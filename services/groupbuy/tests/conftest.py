@@ -73,6 +73,22 @@ class FakeRetail(retail_pb2_grpc.RetailServiceServicer):
         )
 
 
+def answer_lost(create_order: Callable[..., Any]) -> Callable[..., Any]:
+    """CreateOrder as retail does it when the answer never comes back (a deadline that ran out, a
+    process that died): the order is made, the caller hears Unavailable."""
+
+    def made_then_lost(request: retail_pb2.CreateOrderRequest, grpc_context: Any = None) -> Any:
+        create_order(request, grpc_context)
+        raise Unavailable("deadline exceeded")
+
+    return made_then_lost
+
+
+def redis_down(*args: Any, **kwargs: Any) -> None:
+    """Stands in for a gate method while Redis restarts."""
+    raise redis.exceptions.ConnectionError("Redis is restarting")
+
+
 @pytest.fixture
 def fake_retail() -> FakeRetail:
     return FakeRetail({"sku_mist": SKU_PRICE_FEN})

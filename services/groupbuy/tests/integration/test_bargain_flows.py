@@ -27,6 +27,8 @@ from socialmall.groupbuy.v1 import groupbuy_pb2 as pb
 from socialmall.groupbuy.v1 import groupbuy_pb2_grpc as pb_grpc
 from socialmall.retail.v1 import retail_pb2
 
+from ..conftest import answer_lost
+
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
@@ -713,13 +715,7 @@ def test_a_purchase_whose_call_was_lost_after_retail_made_the_order_is_recorded_
     campaign, retail, rds, gate, monkeypatch
 ):
     bargain = start(ALICE, campaign().id)
-    create_order = retail.CreateOrder
-
-    def made_then_lost(request, grpc_context=None):
-        create_order(request, grpc_context)
-        raise Unavailable("deadline exceeded")
-
-    monkeypatch.setattr(retail, "CreateOrder", made_then_lost)
+    monkeypatch.setattr(retail, "CreateOrder", answer_lost(retail.CreateOrder))
     with pytest.raises(Unavailable):
         buy(ALICE, bargain.id, retail)
     [order] = retail.orders.values()

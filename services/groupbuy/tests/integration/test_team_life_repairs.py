@@ -16,7 +16,7 @@ from mallkit.clock import frozen_at, now
 from mallkit.errors import Unavailable
 from mallkit.testing import order_paid_event
 
-from ..conftest import as_user, user
+from ..conftest import answer_lost, as_user, redis_down, user
 from .test_team_life import events, team_with
 from .test_teams import join_as, live_campaign, open_as, pay, refusal
 
@@ -32,12 +32,7 @@ def order_made_then_call_lost(fake_retail, monkeypatch, user_id: str, team_id: s
     """place_seat_order, where retail makes the order but the answer never comes back (a deadline
     that ran out, a process that died): the seat has no order recorded. Returns the order id."""
     create_order = fake_retail.CreateOrder
-
-    def made_then_lost(request, grpc_context=None):
-        create_order(request, grpc_context)
-        raise Unavailable("deadline exceeded")
-
-    monkeypatch.setattr(fake_retail, "CreateOrder", made_then_lost)
+    monkeypatch.setattr(fake_retail, "CreateOrder", answer_lost(create_order))
     with as_user(user(user_id)), pytest.raises(Unavailable):
         teams.place_seat_order(fake_retail, team_id)
     monkeypatch.setattr(fake_retail, "CreateOrder", create_order)
@@ -123,10 +118,6 @@ def test_a_gate_that_fails_during_a_release_still_gets_the_team_a_new_leader(mon
     member = Seat.objects.get(team_id=team.id, user_id="u_0")
     pay(gate, fake_retail, "u_0", team.id)
     leader = Seat.objects.get(team_id=team.id, user_id="u_lead")
-
-    def redis_down(*args, **kwargs):
-        raise redis.exceptions.ConnectionError("Redis is restarting")
-
     monkeypatch.setattr(gate, "give_back", redis_down)
     with pytest.raises(redis.exceptions.ConnectionError):
         team_life.release_seat(gate, leader, "hold_expired")
@@ -166,10 +157,6 @@ def test_an_openers_quota_left_in_the_gate_when_the_team_formed_is_freed_by_the_
     join_as(gate, "u_0", team.id)
     pay(gate, fake_retail, "u_lead", team.id)
     free_quota = gate.free_quota
-
-    def redis_down(*args, **kwargs):
-        raise redis.exceptions.ConnectionError("Redis is restarting")
-
     monkeypatch.setattr(gate, "free_quota", redis_down)
     with pytest.raises(redis.exceptions.ConnectionError):
         pay(gate, fake_retail, "u_0", team.id)  # the team forms; settling it stops at the gate

@@ -175,11 +175,15 @@ def _brand_ids(sku_ids: list[str]) -> list[str]:
     return Product.objects(id__in=product_ids).distinct("brand_id")
 
 
+def sees(order: Order, who: context.Caller) -> bool:
+    """The buyer, the order's sellers and admins see an order (and its refunds); no one else."""
+    return order.buyer_id == who.user_id or is_seller(order, who)
+
+
 def get_order(order_id: str) -> Order:
-    """The buyer, the order's sellers and admins see it; to anyone else it does not exist."""
-    who = require_user()
+    """The order, for those who see it; to anyone else it does not exist."""
     order = get_or_404(Order, order_id, "order")
-    if order.buyer_id != who.user_id and not is_seller(order, who):
+    if not sees(order, require_user()):
         raise NotFound(f"order {order_id!r} not found", "order_not_found")
     return order
 

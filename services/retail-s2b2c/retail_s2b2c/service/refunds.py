@@ -32,7 +32,7 @@ from retail_s2b2c.domain.orders import (
 )
 from retail_s2b2c.domain.payments import simulated_refund_id
 from retail_s2b2c.service import stock_returns
-from retail_s2b2c.service.orders import get_order, is_seller, order_event, owns_brands_of, require_buyer
+from retail_s2b2c.service.orders import get_order, order_event, owns_brands_of, require_buyer, sees
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def _reviewable(refund_id: str) -> tuple[Refund, Order]:
     who = require_user()
     refund = get_or_404(Refund, refund_id, "refund")
     order = Order.objects.get(id=refund.order_id)
-    if order.buyer_id != who.user_id and not is_seller(order, who):  # as its order: list_refunds shows it
+    if not sees(order, who):  # a refund is seen with its order (list_refunds)
         raise NotFound(f"refund {refund_id!r} not found", "refund_not_found")
     if refund.buyer_id == who.user_id:
         raise PermissionDenied("you cannot decide your own refund", "own_refund")
