@@ -4,12 +4,18 @@ Counted from the records themselves (shares, teams, seats), so the funnel is as 
 and needs no counters kept in step with them. A join is a person joining a team: leaving and joining
 again (a new seat record each time) counts once, so an inviter's joins cannot be inflated that way;
 likewise paid. An inviter's formed are the seats a formed team was formed with.
+
+The counting happens in MongoDB (aggregations): a request reads one row per inviter and sharer,
+never the campaign's seats, which a flash campaign has by the hundred thousand.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from mongoengine.queryset import QuerySet
 
 from groupbuy.documents import Seat, Share, Team
 from groupbuy.domain.teams import ReleaseReason, SeatKind, TeamStatus
@@ -18,6 +24,16 @@ from mallkit.errors import InvalidArgument
 
 MAX_INVITERS = 100
 DEFAULT_INVITERS = 20
+
+# aggregation parts: a count; "this seat is paid"; a seat's team looked up, and "this seat is one
+# its team formed with"
+_COUNT = {"$group": {"_id": None, "n": {"$sum": 1}}}
+_PAID = {"$cond": [{"$gt": ["$paid_at", None]}, 1, 0]}
+_WITH_TEAM = [
+    {"$lookup": {"from": Team._get_collection_name(), "localField": "team_id", "foreignField": "_id", "as": "team"}},
+    {"$unwind": "$team"},
+]
+_FORMED_WITH = {"$and": [{"$eq": ["$team.status", TeamStatus.FORMED.value]}, {"$in": ["$_id", "$team.paid_seats"]}]}
 
 
 @dataclass
@@ -40,44 +56,52 @@ def campaign_funnel(campaign_id: str, top_inviters: int) -> Funnel:
     campaign = owned_campaign(campaign_id)
     if not 0 <= top_inviters <= MAX_INVITERS:
         raise InvalidArgument(f"top_inviters is 1..{MAX_INVITERS}", "invalid_limit")
-    formed = list(Team.objects(campaign_id=campaign.id, status=TeamStatus.FORMED).only("paid_seats"))
-    formed_with = {seat_id for team in formed for seat_id in team.paid_seats}
-    fields = ("id", "team_id", "user_id", "kind", "paid_at", "inviter_id")
     # a join answered team_closed left a released seat behind: it never happened
     taken = Seat.objects(campaign_id=campaign.id, release_reason__ne=ReleaseReason.JOIN_REFUSED)
-    seats = list(taken.only(*fields))
     totals = Counts(
         shares=Share.objects(campaign_id=campaign.id).count(),
         opens=Team.objects(campaign_id=campaign.id).count(),
-        joins=len({(s.team_id, s.user_id) for s in seats if s.kind == SeatKind.JOINED}),
-        paid=len({(s.team_id, s.user_id) for s in seats if s.paid_at is not None}),
-        formed=len(formed),
+        joins=_people(taken.filter(kind=SeatKind.JOINED)),
+        paid=_people(taken.filter(paid_at__ne=None)),
+        formed=Team.objects(campaign_id=campaign.id, status=TeamStatus.FORMED).count(),
     )
-    return Funnel(totals, _inviters(campaign.id, seats, formed_with, top_inviters or DEFAULT_INVITERS))
+    return Funnel(totals, _inviters(campaign.id, taken, top_inviters or DEFAULT_INVITERS))
 
 
-def _inviters(campaign_id: str, seats: list[Seat], formed_with: set[str], top: int) -> list[tuple[str, Counts]]:
-    joins: dict[str, set[tuple[str, str]]] = {}
-    paid: dict[str, set[tuple[str, str]]] = {}
-    formed: Counter[str] = Counter()
-    for seat in seats:
-        if not seat.inviter_id:
-            continue
-        joins.setdefault(seat.inviter_id, set()).add((seat.team_id, seat.user_id))
-        if seat.paid_at is not None:
-            paid.setdefault(seat.inviter_id, set()).add((seat.team_id, seat.user_id))
-        formed[seat.inviter_id] += seat.id in formed_with
-    by_inviter = {
-        inviter: Counts(joins=len(people), paid=len(paid.get(inviter, ())), formed=formed[inviter])
-        for inviter, people in joins.items()
-    }
-    shares = Counter(s.sharer_id for s in Share.objects(campaign_id=campaign_id).only("sharer_id"))
-    for sharer, n in shares.items():
-        by_inviter.setdefault(sharer, Counts()).shares = n
-    opens = Counter(
-        t.opener_id for t in Team.objects(campaign_id=campaign_id, opener_id__in=list(by_inviter)).only("opener_id")
+def _people(seats: QuerySet) -> int:
+    """How many (team, member) pairs the seats hold."""
+    rows = seats.aggregate([{"$group": {"_id": {"t": "$team_id", "u": "$user_id"}}}, _COUNT])
+    return next(iter(rows), {"n": 0})["n"]
+
+
+def _inviters(campaign_id: str, taken: QuerySet, top: int) -> list[tuple[str, Counts]]:
+    """Everyone who brought someone in or shared a team, ranked by joins, then shares; the top
+    `top` of them get their opens and formed counted too."""
+    invited = taken.filter(inviter_id__ne="").aggregate(
+        [
+            {"$group": {"_id": {"i": "$inviter_id", "t": "$team_id", "u": "$user_id"}, "paid": {"$max": _PAID}}},
+            {"$group": {"_id": "$_id.i", "joins": {"$sum": 1}, "paid": {"$sum": "$paid"}}},
+        ]
     )
-    for opener, n in opens.items():
-        by_inviter[opener].opens = n
-    ranked = sorted(by_inviter.items(), key=lambda item: (-item[1].joins, -item[1].shares, item[0]))
-    return ranked[:top]
+    counts = {row["_id"]: Counts(joins=row["joins"], paid=row["paid"]) for row in invited}
+    for sharer, n in _per(Share.objects(campaign_id=campaign_id), "$sharer_id"):
+        counts.setdefault(sharer, Counts()).shares = n
+    ranked = heapq.nsmallest(top, counts.items(), key=lambda item: (-item[1].joins, -item[1].shares, item[0]))
+    top_ids = [who for who, _ in ranked]
+    for opener, n in _per(Team.objects(campaign_id=campaign_id, opener_id__in=top_ids), "$opener_id"):
+        counts[opener].opens = n
+    brought = taken.filter(inviter_id__in=top_ids).aggregate(
+        [
+            *_WITH_TEAM,
+            {"$group": {"_id": "$inviter_id", "n": {"$sum": {"$cond": [_FORMED_WITH, 1, 0]}}}},
+        ]
+    )
+    for row in brought:
+        counts[row["_id"]].formed = row["n"]
+    return ranked
+
+
+def _per(records: QuerySet, field: str) -> Iterator[tuple[str, int]]:
+    """How many of the records each value of `field` has."""
+    for row in records.aggregate([{"$group": {"_id": field, "n": {"$sum": 1}}}]):
+        yield row["_id"], row["n"]

@@ -294,6 +294,43 @@ def test_share_codes_credit_the_sharer_in_the_funnel(mongo_db, gate, fake_retail
     assert (counts.shares, counts.opens, counts.joins, counts.paid, counts.formed) == (1, 1, 1, 1, 1)
 
 
+def test_the_funnel_ranks_inviters_by_joins_then_shares(mongo_db, gate, fake_retail):
+    campaign = live_campaign(fake_retail, team_size=3, limits=UserLimits(teams_opened=2))
+    formed, _ = open_as(gate, "u_p", campaign)
+    forming, _ = open_as(gate, "u_q", campaign)
+    other, _ = open_as(gate, "u_q", campaign)
+    codes = {}
+    for sharer, team in [("u_p", formed), ("u_q", formed), ("u_q", forming), ("u_q", other), ("u_s", forming),
+                         ("u_t", forming), ("u_t", other)]:  # fmt: skip
+        with as_user(user(sharer)):
+            codes[sharer, team.id] = teams.share_team(team.id)
+    join_as(gate, "u_x", share_code=codes["u_q", formed.id])
+    with as_user(user("u_x")):
+        teams.leave_team(gate, formed.id)  # joined, but the team formed without them
+    for friend in ("u_1", "u_2"):
+        join_as(gate, friend, share_code=codes["u_p", formed.id])
+    for member in ("u_p", "u_1", "u_2"):
+        pay(gate, fake_retail, member, formed.id)
+    join_as(gate, "u_3", share_code=codes["u_q", forming.id])
+    pay(gate, fake_retail, "u_3", forming.id)
+    join_as(gate, "u_5", forming.id)  # found the team by itself: nobody's invitation
+    join_as(gate, "u_4", share_code=codes["u_q", other.id])
+
+    with as_user(BRAND):
+        result = funnel.campaign_funnel(campaign.id, 4)
+        top_two = funnel.campaign_funnel(campaign.id, 2)
+    totals = result.totals
+    assert (totals.shares, totals.opens, totals.joins, totals.paid, totals.formed) == (7, 3, 6, 4, 1)
+    ranked = [(who, (c.shares, c.opens, c.joins, c.paid, c.formed)) for who, c in result.inviters]
+    assert ranked == [
+        ("u_q", (3, 2, 3, 1, 0)),
+        ("u_p", (1, 1, 2, 2, 2)),
+        ("u_t", (2, 0, 0, 0, 0)),
+        ("u_s", (1, 0, 0, 0, 0)),
+    ]
+    assert [who for who, _ in top_two.inviters] == ["u_q", "u_p"]
+
+
 def test_joinable_teams_come_closest_to_forming_first(mongo_db, gate, fake_retail):
     campaign = live_campaign(fake_retail, team_size=4)
     lonely, _ = open_as(gate, "u_1", campaign)
