@@ -54,7 +54,9 @@ def test_a_shared_team_forms_when_both_seats_are_paid_and_only_then_ships(api: h
     terms = {"sku_id": sku["id"], "group_price_fen": GROUP_PRICE_FEN, "leader_price_fen": LEADER_PRICE_FEN,
              "team_size": 2}  # fmt: skip
     draft = ok(api.post("/groupbuy/campaigns", json=terms, headers=brand), 201)
-    refused(api.post(f"/groupbuy/campaigns/{draft['id']}/teams", headers=leader), 409, "campaign_not_live")
+    # another brand's draft does not exist for anyone else; its owner hears that it is not live yet
+    refused(api.post(f"/groupbuy/campaigns/{draft['id']}/teams", headers=leader), 404, "campaign_not_found")
+    refused(api.post(f"/groupbuy/campaigns/{draft['id']}/teams", headers=brand), 409, "campaign_not_live")
     refused(api.post(f"/groupbuy/campaigns/{draft['id']}/publish", headers=other_brand), 404, "campaign_not_found")
     campaign = ok(api.post(f"/groupbuy/campaigns/{draft['id']}/publish", headers=brand))
     assert campaign["status"] == "live"

@@ -165,7 +165,8 @@ def _undo(gate: SeatGate, claim: Claim, new_team: Team | None) -> None:
 
 
 def _live_campaign(campaign_id: str) -> Campaign:
-    campaign = cached_campaign(campaign_id)
+    """The campaign, refused unless live; another brand's draft is not found, as everywhere."""
+    campaign = get_cached_campaign(campaign_id)
     require_live(status_of(campaign))
     return campaign
 

@@ -155,8 +155,14 @@ def test_the_allotment_is_never_oversold(mongo_db, gate, fake_retail):
 
 def test_a_campaign_that_is_not_live_takes_no_seats(mongo_db, gate, fake_retail):
     with as_user(BRAND):
-        draft = campaigns.create_campaign(fake_retail, CampaignTerms("sku_mist", 990, 3, 24), publish=False)
-    assert refusal(open_as, gate, "u_lead", draft) == "campaign_not_live"
+        draft = campaigns.create_campaign(
+            fake_retail, CampaignTerms("sku_mist", 990, 3, 24, solo_price_fen=1500), publish=False
+        )
+        assert refusal(teams.open_team, gate, draft.id, 0) == "campaign_not_live"  # its owner sees it
+    # to everyone else a draft does not exist, whichever route asks
+    assert refusal(open_as, gate, "u_lead", draft) == "campaign_not_found"
+    with as_user(user("u_lead")):
+        assert refusal(teams.place_solo_order, fake_retail, draft.id, 1) == "campaign_not_found"
     with as_user(BRAND):
         campaigns.publish_campaign(draft.id)
     team, _ = open_as(gate, "u_lead", draft)
