@@ -7,7 +7,8 @@ is a fast, rebuildable copy of what MongoDB holds.
 
 Keys, all under one hash tag per campaign (`gb:{<campaign>}:…`, one Redis Cluster slot):
 - `ready`        exists while the gate mirrors MongoDB; missing after a flush or restart
-- `t:<team>`     hash: size, open (1/0), n (seats claimed), exp (expiry, epoch ms; 0 = not yet),
+- `t:<team>`     hash: size, open (1, or why not: formed / 0), n (seats claimed), exp (expiry, epoch
+                 ms; 0 = not yet),
                  s<seat_no> → user, u:<user> → seat_no
 - `next`, `free` the allotment: next unused slot number, and a set of slots given back
 - `u:<user>`     hash: o<k> / j<k> → team, the per-user quota slots taken
@@ -50,6 +51,7 @@ if opening then
 else
   local open = redis.call('HGET', team, 'open')
   if not open then return {'unknown_team'} end
+  if open == 'formed' then return {'refused', 'team_formed'} end
   if open ~= '1' then return {'refused', 'team_closed'} end
   local exp = tonumber(redis.call('HGET', team, 'exp') or '0')
   if exp > 0 and tonumber(now_ms) >= exp then return {'refused', 'team_expired'} end
@@ -117,7 +119,7 @@ return 1
 """
 
 _CLOSE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'open', '0') end
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'open', ARGV[2]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
@@ -266,9 +268,10 @@ class SeatGate:
         flag = self.redis.hget(f"{_prefix(campaign_id)}:t:{team_id}", "open")
         return None if flag is None else flag == "1"
 
-    def close_team(self, campaign_id: str, team_id: str) -> None:
+    def close_team(self, campaign_id: str, team_id: str, *, formed: bool) -> None:
+        """Take no more seats for the team; a join then hears whether it formed or failed."""
         p = _prefix(campaign_id)
-        self._close(keys=[f"{p}:t:{team_id}", f"{p}:joinable"], args=[team_id])
+        self._close(keys=[f"{p}:t:{team_id}", f"{p}:joinable"], args=[team_id, "formed" if formed else "0"])
 
     def drop_team(self, campaign_id: str, team_id: str) -> None:
         """Forget a team that never made it into MongoDB."""

@@ -325,7 +325,8 @@ def settle_closed(gate: SeatGate, team_id: str) -> bool:
     allotment and "joined" quota. Failed: every seat goes.
     """
     team = Team.objects.get(id=team_id)
-    gate.close_team(team.campaign_id, team.id)  # first, so no place given back below is granted again
+    # first, so no place given back below is granted again
+    gate.close_team(team.campaign_id, team.id, formed=team.status == TeamStatus.FORMED)
     for seat in Seat.objects(team_id=team.id, status__in=list(ACTIVE_SEATS)):
         if team.status == TeamStatus.FAILED or seat.id not in team.paid_seats:
             release_seat(gate, seat, ReleaseReason.TEAM_CLOSED, team_must_form=False)

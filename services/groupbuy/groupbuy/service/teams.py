@@ -37,6 +37,7 @@ CLAIM_ATTEMPTS = 4
 REFUSALS: dict[str, Callable[[], DomainError]] = {
     "team_full": lambda: FailedPrecondition("the team is full", "team_full"),
     "already_joined": lambda: AlreadyExists("you already hold a seat in this team", "already_joined"),
+    "team_formed": lambda: FailedPrecondition("the team has already formed", "team_formed"),
     "team_closed": lambda: FailedPrecondition("the team has closed", "team_closed"),
     "team_expired": lambda: FailedPrecondition("the team has expired", "team_expired"),
     "open_limit_reached": lambda: FailedPrecondition(

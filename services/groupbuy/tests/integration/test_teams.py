@@ -93,6 +93,9 @@ def test_a_leader_opens_friends_join_and_the_team_forms_when_every_seat_is_paid(
     team.reload()
     assert team.status == "formed"
     assert len(team.paid_seats) == 3
+    assert refusal(join_as, gate, "u_c", team.id) == "team_formed"  # not merely closed: it formed
+    gate.redis.flushdb()
+    assert refusal(join_as, gate, "u_c", team.id) == "team_formed"  # told by MongoDB, the gate lost it
     formed = [e for e in team.outbox if e["type"] == "team_formed"]
     assert len(formed) == 1
     assert sorted(formed[0]["data"]["order_ids"]) == sorted(s.reload().order_id for s in [leader_seat, *seats])
