@@ -86,10 +86,11 @@ body returns the first response (24 h).
 **Conventions.** JSON is snake_case; ids are strings; times are ISO-8601 UTC; money is
 `{"fen": 1990, "display": "¥19.90"}` in responses and integer `*_fen` fields in requests; lists are
 `{"items": [...], "next_cursor": ...}` pages driven by `?cursor=&limit=`. Every error is
-`{"code", "message", "details", "request_id"}`; send `X-Request-ID` to choose the request id, which
-every response echoes. A W3C `traceparent` (with its `tracestate`) is echoed too, and passed on to
-every service the request reaches, the events it causes and their log lines (`trace_id`); one that
-is not well formed is dropped.
+`{"code", "message", "details", "request_id"}`; `details` holds what a program can act on, when there
+is something (`already_started` names the open `bargain_id`), else `{}`. Send `X-Request-ID` to
+choose the request id, which every response echoes. A W3C `traceparent` (with its `tracestate`) is
+echoed too, and passed on to every service the request reaches, the events it causes and their log
+lines (`trace_id`); one that is not well formed is dropped.
 """
 
 TAGS = [

@@ -98,7 +98,7 @@ async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     if status == 500:
         log.error("unmapped upstream error %s: %s", exc.code, exc.message, extra={"error_code": exc.code})
         return error_response(request, 500, "internal", INTERNAL_MESSAGE)
-    return error_response(request, status, exc.code, exc.message, headers=getattr(exc, "headers", None))
+    return error_response(request, status, exc.code, exc.message, exc.details, headers=getattr(exc, "headers", None))
 
 
 async def on_store_error(request: Request, exc: Exception) -> JSONResponse:

@@ -69,8 +69,12 @@ class Plan:
     calls: list[Call] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
 
-    def fail(self, method: str, code: grpc.StatusCode, message: str = "planned failure", error_code: str = "") -> None:
-        self.failures[method] = (code, message, error_code or code.name.lower())
+    def fail(
+        self, method: str, code: grpc.StatusCode, message: str = "planned failure", error_code: str = "",
+        details: str = "",
+    ) -> None:  # fmt: skip
+        """`details`: the service's error details as it sends them (JSON), if any."""
+        self.failures[method] = (code, message, error_code or code.name.lower(), details)
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -93,8 +97,9 @@ class Fake:
         if method in self.plan.hang:
             self.plan.release.wait(timeout=5)
         if method in self.plan.failures:
-            code, message, error_code = self.plan.failures[method]
-            context.set_trailing_metadata((("error-code", error_code),))
+            code, message, error_code, details = self.plan.failures[method]
+            trailers = [("error-code", error_code)] + ([("error-details", details)] if details else [])
+            context.set_trailing_metadata(tuple(trailers))
             context.abort(code, message)
         return metadata
 

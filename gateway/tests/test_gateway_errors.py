@@ -47,6 +47,13 @@ def test_grpc_status_maps_to_http_with_the_services_error_code(
     assert body["details"] == {}
 
 
+def test_what_a_service_says_about_its_refusal_is_the_bodys_details(client: TestClient, plan: Plan) -> None:
+    plan.fail("GetSku", grpc.StatusCode.ALREADY_EXISTS, "exists", "sku_exists", '{"sku_id":"sku_1","left":2}')
+    assert assert_error(client.get(SKU_URL), 409, "sku_exists")["details"] == {"sku_id": "sku_1", "left": 2}
+    plan.fail("GetSku", grpc.StatusCode.ALREADY_EXISTS, "exists", "sku_exists", "not json")
+    assert assert_error(client.get(SKU_URL), 409, "sku_exists")["details"] == {}  # unreadable: left out
+
+
 def test_unavailable_says_when_to_retry(client: TestClient, plan: Plan) -> None:
     plan.fail("GetSku", grpc.StatusCode.UNAVAILABLE, "retail is restarting", "unavailable")
     response = client.get(SKU_URL)

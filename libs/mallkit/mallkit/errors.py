@@ -1,10 +1,13 @@
 """Domain errors. Each carries a stable machine code; entrypoints map the class to a status.
 
 Raise these from domain and service code; `mallkit.grpc_server` turns them into gRPC statuses
-(code string in the `error-code` trailer) and the gateway turns those into HTTP.
+(code string in the `error-code` trailer, `details` as JSON in `error-details`) and the gateway
+turns those into HTTP (`details` is the error body's).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import grpc
 import pymongo.errors
@@ -15,10 +18,12 @@ class DomainError(Exception):
     status: grpc.StatusCode = grpc.StatusCode.FAILED_PRECONDITION
     default_code = "failed_precondition"
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, details: Mapping[str, str | int] | None = None) -> None:
+        """`details`: what a program needs to act on the error (e.g. the id of what already exists)."""
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
+        self.details = dict(details or {})
 
 
 class InvalidArgument(DomainError):
@@ -71,6 +76,7 @@ class Internal(DomainError):
 
 
 ERROR_CODE_TRAILER = "error-code"
+ERROR_DETAILS_TRAILER = "error-details"
 
 # A process's own MongoDB or Redis cannot be reached right now (down, failing over, timing out): not a
 # bug, and a retry may succeed, so it is answered as unavailable (gRPC UNAVAILABLE, HTTP 503).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -48,11 +49,23 @@ def error_code(err: grpc.RpcError) -> str:
     return err.code().name.lower()
 
 
+def error_details(err: grpc.RpcError) -> dict:
+    """What the service put in the error's details; {} if nothing (or nothing readable)."""
+    for key, value in err.trailing_metadata() or ():
+        if key == errors.ERROR_DETAILS_TRAILER:
+            try:
+                details = json.loads(value)
+            except ValueError:
+                return {}
+            return details if isinstance(details, dict) else {}
+    return {}
+
+
 def to_domain_error(err: grpc.RpcError) -> errors.DomainError:
     cls = _STATUS_TO_ERROR.get(err.code())
     if cls is None:
         return errors.Internal(f"upstream failed: {err.code().name}: {err.details()}", "upstream_error")
-    return cls(err.details() or err.code().name, error_code(err))
+    return cls(err.details() or err.code().name, error_code(err), error_details(err))
 
 
 def _retry(code: grpc.StatusCode, attempt: int, backoffs: tuple[float, ...], ends: float) -> bool:

@@ -5,6 +5,7 @@ Health reports SERVING only while every readiness check (Mongo, Redis, RabbitMQ)
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import socket
@@ -21,7 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from mallkit import context
-from mallkit.errors import ERROR_CODE_TRAILER, STORE_UNREACHABLE, DomainError, Internal
+from mallkit.errors import ERROR_CODE_TRAILER, ERROR_DETAILS_TRAILER, STORE_UNREACHABLE, DomainError, Internal
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class KitInterceptor(grpc.ServerInterceptor):
                     _abort_internal(ctx, rid)
                 except DomainError as exc:
                     outcome = exc.status.name
-                    _abort(ctx, rid, exc.status, exc.code, exc.message)
+                    _abort(ctx, rid, exc.status, exc.code, exc.message, exc.details)
                 except STORE_UNREACHABLE as exc:
                     outcome = "UNAVAILABLE"
                     log.warning("%s: a store is unreachable: %r", method, exc)
@@ -90,8 +91,13 @@ class KitInterceptor(grpc.ServerInterceptor):
 STORE_MESSAGE = "a data store of the service is unavailable; retry shortly"
 
 
-def _abort(ctx: grpc.ServicerContext, rid: str, status: grpc.StatusCode, code: str, message: str) -> None:
-    ctx.set_trailing_metadata(((ERROR_CODE_TRAILER, code), (context.REQUEST_ID, rid)))
+def _abort(
+    ctx: grpc.ServicerContext, rid: str, status: grpc.StatusCode, code: str, message: str, details: dict | None = None
+) -> None:
+    trailers = [(ERROR_CODE_TRAILER, code), (context.REQUEST_ID, rid)]
+    if details:  # ASCII JSON: metadata values must be printable ASCII
+        trailers.append((ERROR_DETAILS_TRAILER, json.dumps(details, separators=(",", ":"))))
+    ctx.set_trailing_metadata(tuple(trailers))
     ctx.abort(status, message)
 
 

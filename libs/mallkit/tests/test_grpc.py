@@ -45,6 +45,8 @@ class FakeRetail(pb_grpc.RetailServiceServicer):
         self.seen_time_left.append(None if until is None else until - time.monotonic())
         if request.brand_id == "missing":
             raise errors.NotFound("no such brand", "brand_not_found")
+        if request.brand_id == "taken":
+            raise errors.AlreadyExists("you have a brand", "brand_exists", {"brand_id": "brand_1", "brands": 1})
         if request.brand_id == "boom":
             raise RuntimeError("bug")
         if request.brand_id == "slow":
@@ -95,6 +97,10 @@ def test_domain_errors_become_statuses_with_a_code_trailer(server):
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
         assert err.value.details() == "no such brand"
         assert ("error-code", "brand_not_found") in err.value.trailing_metadata()
+        assert "error-details" not in dict(err.value.trailing_metadata())
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetBrand(pb.GetBrandRequest(brand_id="taken"), timeout=2)
+        assert ("error-details", '{"brand_id":"brand_1","brands":1}') in err.value.trailing_metadata()
         with pytest.raises(grpc.RpcError) as err:
             stub.GetBrand(pb.GetBrandRequest(brand_id="boom"), timeout=2, metadata=[("x-request-id", "r2")])
         assert err.value.code() == grpc.StatusCode.INTERNAL
@@ -140,6 +146,9 @@ def test_client_propagates_identity_and_maps_errors_back(server):
         reply = client.GetBrand(pb.GetBrandRequest(brand_id="b1"))
         with pytest.raises(errors.NotFound) as err:
             client.GetBrand(pb.GetBrandRequest(brand_id="missing"))
+        with pytest.raises(errors.AlreadyExists) as taken:
+            client.GetBrand(pb.GetBrandRequest(brand_id="taken"))
+    assert (taken.value.code, taken.value.details) == ("brand_exists", {"brand_id": "brand_1", "brands": 1})
     assert reply.brand.owner_id == "req-42"  # the server saw our request id
     assert fake.seen_callers[0] == who
     service_client = ServiceClient(pb_grpc.RetailServiceStub, f"127.0.0.1:{app.port}", caller_service="groupbuy")
@@ -147,7 +156,7 @@ def test_client_propagates_identity_and_maps_errors_back(server):
         service_client.GetBrand(pb.GetBrandRequest(brand_id="b2"))
     assert fake.seen_callers[-1] == context.Caller("u_1", frozenset({"brand", "admin"}), "groupbuy")
     service_client.close()
-    assert err.value.code == "brand_not_found"
+    assert (err.value.code, err.value.details) == ("brand_not_found", {})
     client.close()
 
 

@@ -193,7 +193,9 @@ def _expired_now(bargain: Bargain, at) -> bool:
 
 
 def _already_started(bargain_id: str) -> AlreadyExists:
-    return AlreadyExists(f"you already have bargain {bargain_id} open in this campaign", "already_started")
+    return AlreadyExists(
+        f"you already have bargain {bargain_id} open in this campaign", "already_started", {"bargain_id": bargain_id}
+    )
 
 
 def get_bargain(bargain_id: str) -> Bargain:

@@ -3,6 +3,7 @@ BargainService through a real in-process gRPC server (error → status + error-c
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -623,6 +624,7 @@ def test_the_service_over_grpc_maps_refusals_to_status_and_code(stub):
         grpc.StatusCode.ALREADY_EXISTS,
         "already_started",
     )
+    assert json.loads(dict(err.value.trailing_metadata())["error-details"]) == {"bargain_id": bargain.id}
 
     shown = stub.GetBargain(pb.GetBargainRequest(bargain_id=bargain.id), timeout=10).bargain  # public
     assert shown == helped.bargain
