@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from typing import Any
 
 from mallkit.errors import InvalidArgument
 
@@ -42,3 +43,11 @@ def parse(cursor: str, limit: int) -> Page:
 def next_cursor(ids: list[str], limit: int) -> str:
     """A cursor for the page after `ids` if the page was full, else empty."""
     return encode_cursor(ids[-1]) if len(ids) == limit else ""
+
+
+def newest_first(query: Any, page: Page) -> tuple[list[Any], str]:
+    """One page of a mongoengine query's documents, newest (highest id) first, and the next cursor."""
+    if page.after_id:
+        query = query.filter(id__lt=page.after_id)
+    found = list(query.order_by("-id").limit(page.limit))
+    return found, next_cursor([d.id for d in found], page.limit)

@@ -127,10 +127,7 @@ def list_campaigns(
         query = query.filter(__raw__={"$or": [{"stage": {"$ne": Stage.DRAFT}}, {"owner_id": who.user_id}]})
     if status is not None:
         query = query.filter(**_status_filter(status))
-    if page.after_id:
-        query = query.filter(id__lt=page.after_id)
-    found = list(query.order_by("-id").limit(page.limit))
-    return found, paging.next_cursor([c.id for c in found], page.limit)
+    return paging.newest_first(query, page)
 
 
 def _status_filter(status: CampaignStatus) -> dict:

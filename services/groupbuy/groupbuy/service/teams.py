@@ -367,7 +367,4 @@ def list_my_seats(cursor: str, limit: int) -> tuple[list[Seat], str]:
     who = require_user()
     page = paging.parse(cursor, limit)
     query = Seat.objects(user_id=who.user_id)
-    if page.after_id:
-        query = query.filter(id__lt=page.after_id)
-    found = list(query.order_by("-id").limit(page.limit))
-    return found, paging.next_cursor([s.id for s in found], page.limit)
+    return paging.newest_first(query, page)

@@ -207,10 +207,7 @@ def list_orders(cursor: str, limit: int, store_id: str = "", status: str = "") -
         query = Order.objects(buyer_id=who.user_id)
     if status:
         query = query.filter(status=status)
-    if page.after_id:
-        query = query.filter(id__lt=page.after_id)
-    found = list(query.order_by("-id").limit(page.limit))
-    return found, paging.next_cursor([o.id for o in found], page.limit)
+    return paging.newest_first(query, page)
 
 
 # ── lifecycle ─────────────────────────────────────────────────────────────────────────────────

@@ -148,10 +148,7 @@ def list_entries(
         query = query.filter(kind=kind)
     if order_id:
         query = query.filter(order_id=order_id)
-    if page.after_id:
-        query = query.filter(id__lt=page.after_id)
-    rows = list(query.order_by("-id").limit(page.limit))
-    return rows, paging.next_cursor([e.id for e in rows], page.limit)
+    return paging.newest_first(query, page)
 
 
 @dataclass(frozen=True)

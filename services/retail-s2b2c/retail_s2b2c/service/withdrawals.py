@@ -200,10 +200,7 @@ def list_withdrawals(user_id: str, pending_only: bool, cursor: str, limit: int) 
     query = Withdrawal.objects(user_id=user_id) if user_id else Withdrawal.objects
     if pending_only:
         query = query.filter(status=WithdrawalStatus.PENDING_REVIEW)
-    if page.after_id:
-        query = query.filter(id__lt=page.after_id)
-    rows = list(query.order_by("-id").limit(page.limit))
-    return rows, paging.next_cursor([w.id for w in rows], page.limit)
+    return paging.newest_first(query, page)
 
 
 def repair(rules: WithdrawalRules, older_than: timedelta = timedelta(seconds=60), limit: int = 200) -> int:
