@@ -37,7 +37,7 @@ class BargainCampaign(me.Document):
     start_time = me.DateTimeField(required=True)
     end_time = me.DateTimeField(required=True)
     created_at = me.DateTimeField(default=now)
-    meta = {"collection": "bargain_campaigns", "indexes": ["sku_id", "owner_id"]}
+    meta = {"collection": "bargain_campaigns", "indexes": [("sku_id", "-id"), "owner_id"]}
 
 
 class Help(me.EmbeddedDocument):
@@ -78,7 +78,7 @@ class Bargain(OutboxDocument):
     open_key = me.StringField(required=True, unique=True)
     meta = {
         "collection": "bargains",
-        "indexes": [("status", "expires_at"), ("initiator_id", "-created_at"), "helper_ids", "campaign_id", "order_id"],
+        "indexes": [("status", "expires_at"), ("initiator_id", "-id"), "helper_ids", "campaign_id", "order_id"],
     }
 
 

@@ -136,6 +136,29 @@ def campaign_status(campaign: BargainCampaign) -> CampaignStatus:
     return rules.campaign_status(campaign.start_time, campaign.end_time, now())
 
 
+def list_bargain_campaigns(
+    cursor: str, limit: int, sku_id: str = "", status: CampaignStatus | None = None
+) -> tuple[list[BargainCampaign], str]:
+    """Public, newest first; by SKU and by status (scheduled, live or ended: there are no drafts)."""
+    page = paging.parse(cursor, limit)
+    query = BargainCampaign.objects(sku_id=sku_id) if sku_id else BargainCampaign.objects
+    if status is not None:
+        query = query.filter(**_by_clock(status, now()))
+    return paging.newest_first(query, page)
+
+
+def _by_clock(status: CampaignStatus, at: datetime) -> dict[str, object]:
+    match status:
+        case CampaignStatus.SCHEDULED:
+            return {"start_time__gt": at}
+        case CampaignStatus.LIVE:
+            return {"start_time__lte": at, "end_time__gt": at}
+        case CampaignStatus.ENDED:
+            return {"end_time__lte": at}
+        case _:
+            return {"id__in": []}  # a draft: bargain campaigns have none
+
+
 # ── starting ────────────────────────────────────────────────────────────────────────────────
 
 
@@ -362,6 +385,12 @@ def _acquire(redis: redis_lib.Redis, key: str, token: str) -> bool:
         log.warning("no bargain lock (%r); cutting on compare-and-set alone", exc)
         return False
     return True
+
+
+def list_my_bargains(cursor: str, limit: int) -> tuple[list[Bargain], str]:
+    """The caller's bargains, newest first, whatever became of them."""
+    who = require_user()
+    return paging.newest_first(Bargain.objects(initiator_id=who.user_id), paging.parse(cursor, limit))
 
 
 def list_bargain_helps(bargain_id: str, cursor: str, limit: int) -> tuple[list[Help], str]:

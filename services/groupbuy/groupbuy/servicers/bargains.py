@@ -10,7 +10,7 @@ from groupbuy.documents.bargains import Bargain, BargainCampaign, Help
 from groupbuy.domain.bargains import BargainStatus, BargainTerms, BuyRule
 from groupbuy.retail import Retail
 from groupbuy.service import bargains
-from groupbuy.servicers.groupbuy import CAMPAIGN_STATUS
+from groupbuy.servicers.groupbuy import CAMPAIGN_STATUS, STATUS_FILTER
 from mallkit.outbox import OutboxRelay
 from mallkit.protos import datetime_of, money, timestamp
 from socialmall.common.v1 import page_pb2
@@ -61,6 +61,8 @@ def bargain_pb(bargain: Bargain) -> pb.Bargain:
         expires_at=timestamp(bargain.expires_at),
         created_at=timestamp(bargain.created_at),
         order_id=bargain.order_id,
+        sku_id=bargain.sku_id,
+        buy_rule=BUY_RULE[BuyRule(bargain.buy_rule)],
     )
 
 
@@ -108,6 +110,13 @@ class BargainServicer(pb_grpc.BargainServiceServicer):
     def GetBargainCampaign(self, request, context: Any):
         return pb.GetBargainCampaignResponse(campaign=campaign_pb(bargains.get_bargain_campaign(request.campaign_id)))
 
+    def ListBargainCampaigns(self, request, context: Any):
+        status = STATUS_FILTER.get(request.status)
+        found, cursor = bargains.list_bargain_campaigns(request.page.cursor, request.page.limit, request.sku_id, status)
+        return pb.ListBargainCampaignsResponse(
+            campaigns=[campaign_pb(c) for c in found], page=page_pb2.PageResponse(next_cursor=cursor)
+        )
+
     def StartBargain(self, request, context: Any):
         bargain = bargains.start_bargain(request.campaign_id)
         self._nudge(bargain)
@@ -115,6 +124,12 @@ class BargainServicer(pb_grpc.BargainServiceServicer):
 
     def GetBargain(self, request, context: Any):
         return pb.GetBargainResponse(bargain=bargain_pb(bargains.get_bargain(request.bargain_id)))
+
+    def ListMyBargains(self, request, context: Any):
+        found, cursor = bargains.list_my_bargains(request.page.cursor, request.page.limit)
+        return pb.ListMyBargainsResponse(
+            bargains=[bargain_pb(b) for b in found], page=page_pb2.PageResponse(next_cursor=cursor)
+        )
 
     def HelpBargain(self, request, context: Any):
         help_, bargain = bargains.help_bargain(request.bargain_id, redis=self.redis)

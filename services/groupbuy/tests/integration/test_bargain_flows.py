@@ -21,7 +21,8 @@ from groupbuy.domain.bargains import BargainTerms, BuyRule
 from groupbuy.service import bargains, paid_orders
 from groupbuy.servicers.bargains import BargainServicer
 from mallkit import clock, context, mongo
-from mallkit.errors import DomainError, FailedPrecondition, NotFound, Unavailable
+from mallkit.errors import DomainError, FailedPrecondition, NotFound, PermissionDenied, Unavailable
+from mallkit.paging import encode_cursor
 from mallkit.testing import grpc_test_server, order_paid_event
 from socialmall.common.v1 import money_pb2, page_pb2
 from socialmall.groupbuy.v1 import groupbuy_pb2 as pb
@@ -119,6 +120,47 @@ def campaign(db, retail) -> Callable[..., BargainCampaign]:
             return bargains.create_bargain_campaign(retail, BargainTerms(**{**fields, **changes}))
 
     return make
+
+
+def test_campaigns_are_listed_newest_first_by_sku_and_by_the_clock(campaign, retail):
+    retail.skus["sku_tea"] = (SKU_PRICE, True)
+    live = campaign()
+    scheduled = campaign(start_time=T0 + timedelta(days=1))
+    tea = campaign(sku_id="sku_tea")
+
+    def listed(cursor: str = "", limit: int = 0, at: datetime = T0, **filters) -> tuple[list[str], str]:
+        with context.bound("rid"), clock.frozen_at(at):  # public
+            found, next_cursor = bargains.list_bargain_campaigns(cursor, limit, **filters)
+        return [c.id for c in found], next_cursor
+
+    assert listed()[0] == [tea.id, scheduled.id, live.id]
+    first, cursor = listed(limit=2)
+    assert (first, listed(cursor, 2)) == ([tea.id, scheduled.id], ([live.id], ""))
+    assert listed(sku_id=SKU)[0] == [scheduled.id, live.id]
+    assert listed(status="live")[0] == [tea.id, live.id]
+    assert listed(status="scheduled")[0] == [scheduled.id]
+    assert listed(status="ended", at=T0 + timedelta(days=30, seconds=1))[0] == [tea.id, live.id]
+    assert listed(status="draft")[0] == []
+
+
+def test_my_bargains_are_mine_newest_first_whatever_became_of_them(campaign, retail):
+    first, second = campaign(), campaign()
+    older = start(ALICE, first.id)
+    newer = start(ALICE, second.id)
+    start(user("bob"), first.id)
+    buy(ALICE, older.id, retail)  # ordered: still listed
+
+    def mine(who: context.Caller, cursor: str = "", limit: int = 0) -> tuple[list[str], str]:
+        with as_(who), clock.frozen_at(T0):
+            found, next_cursor = bargains.list_my_bargains(cursor, limit)
+        return [b.id for b in found], next_cursor
+
+    assert mine(ALICE)[0] == [newer.id, older.id]
+    page, cursor = mine(ALICE, limit=1)
+    assert (page, mine(ALICE, cursor, 1)) == ([newer.id], ([older.id], encode_cursor(older.id)))
+    assert len(mine(user("bob"))[0]) == 1
+    with context.bound("rid"), pytest.raises(PermissionDenied):
+        bargains.list_my_bargains("", 0)
 
 
 def snapshot() -> dict[str, list[dict]]:
@@ -628,6 +670,11 @@ def test_the_service_over_grpc_maps_refusals_to_status_and_code(stub):
 
     shown = stub.GetBargain(pb.GetBargainRequest(bargain_id=bargain.id), timeout=10).bargain  # public
     assert shown == helped.bargain
+    assert (shown.sku_id, shown.buy_rule) == (SKU, pb.BUY_RULE_FLOOR_ONLY)
+    mine = stub.ListMyBargains(pb.ListMyBargainsRequest(), metadata=metadata(ALICE), timeout=10)
+    assert [b.id for b in mine.bargains] == [bargain.id]
+    listed = stub.ListBargainCampaigns(pb.ListBargainCampaignsRequest(status=pb.CAMPAIGN_STATUS_LIVE), timeout=10)
+    assert [c.id for c in listed.campaigns] == [made.id]
     helps = stub.ListBargainHelps(pb.ListBargainHelpsRequest(bargain_id=bargain.id), timeout=10).helps
     assert [(h.helper_id, h.seq, h.cut) for h in helps] == [("u_bob", 1, helped.help.cut)]
 
