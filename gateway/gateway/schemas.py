@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Path, Query
 from google.protobuf.message import Message
@@ -19,13 +19,43 @@ DEFAULT_PAGE_LIMIT = 20
 MAX_PAGE_LIMIT = 100
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX)]
-PathId = Annotated[
-    str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX, examples=["ord_6650a1f2c3d4e5f6a7b8c9d4"])
-]
-QueryId = Annotated[
-    str | None,
-    Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX, examples=["brand_6650a1f2c3d4e5f6a7b8c9d0"]),
-]
+# An example id of each kind, under the prefix its service gives it (`mallkit.ids.new_id`).
+EXAMPLE_IDS = {
+    kind: f"{kind}_6650a1f2c3d4e5f6a7b8c9{last}"
+    for kind, last in (
+        ("brd", "d0"),
+        ("sku", "d1"),
+        ("prd", "d2"),
+        ("sto", "d3"),
+        ("ord", "d4"),
+        ("pay", "d5"),
+        ("cmp", "d6"),
+        ("team", "d7"),
+        ("pst", "d8"),
+        ("agt", "d9"),
+        ("lnk", "da"),
+        ("u", "e0"),
+        ("app", "e1"),
+        ("rfd", "e2"),
+        ("ent", "e3"),
+        ("wd", "e4"),
+        ("bgc", "e5"),
+        ("brg", "e6"),
+    )
+}
+
+
+def path_id(kind: str) -> Any:
+    """An id path parameter, with an id of `kind` (its prefix: "team", "cmp", "brg", …) as the example:
+    `team_id: Annotated[str, path_id("team")]`."""
+    return Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX, examples=[EXAMPLE_IDS[kind]])
+
+
+def query_id(kind: str) -> Any:
+    """An optional id query parameter (a filter), as path_id: `Annotated[str | None, query_id("sku")] = None`."""
+    return Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX, examples=[EXAMPLE_IDS[kind]])
+
+
 Cursor = Annotated[
     str | None,
     Query(

@@ -67,6 +67,39 @@ def test_every_operation_has_a_summary_a_tag_and_parameter_examples(spec: dict[s
             assert validator(spec, parameter["schema"]).is_valid(parameter["example"]), where
 
 
+ID_PREFIXES = {
+    "agent_id": "agt_",
+    "application_id": "app_",
+    "bargain_id": "brg_",
+    "brand_id": "brd_",
+    "link_id": "lnk_",
+    "order_id": "ord_",
+    "post_id": "pst_",
+    "product_id": "prd_",
+    "refund_id": "rfd_",
+    "sku_id": "sku_",
+    "store_id": "sto_",
+    "team_id": "team_",
+    "user_id": "u_",
+    "withdrawal_id": "wd_",
+}
+
+
+def test_an_id_parameter_example_is_an_id_of_its_kind(spec: dict[str, Any]) -> None:
+    """Swagger's "Try it out" fills a team id into a team route, not an order id."""
+    checked = 0
+    for method, path, op in operations(spec):
+        for parameter in op.get("parameters", []):
+            name = parameter["name"]
+            if not name.endswith("_id") or parameter["in"] == "header":
+                continue
+            kind = ("bgc_" if path.startswith("/api/v1/bargain/") else "cmp_") if name == "campaign_id" else None
+            prefix = kind or ID_PREFIXES[name]
+            assert parameter["example"].startswith(prefix), f"{method} {path} {name}: {parameter['example']}"
+            checked += 1
+    assert checked > 50
+
+
 ORDER_CREATING_POSTS = (
     "/api/v1/orders",
     "/api/v1/orders/{order_id}/payments",

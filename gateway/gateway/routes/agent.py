@@ -11,11 +11,13 @@ from pydantic import BaseModel, Field
 from gateway import errors
 from gateway.auth import Role, authenticated, role
 from gateway.clients import Rpc
-from gateway.schemas import Id, PathId, RequestBody
+from gateway.schemas import Id, RequestBody, path_id
 from mallkit.protos import datetime_of
 from socialmall.agent.v1 import agent_pb2 as pb
 
 router = APIRouter(tags=["agent"], responses=errors.COMMON)
+
+AgentId = Annotated[str, path_id("agt")]
 
 
 class NewAgent(RequestBody):
@@ -65,6 +67,6 @@ async def register_agent(body: NewAgent, rpc: Annotated[Rpc, Depends(role(Role.A
     summary="The caller's own agent record or a direct downline's; an admin may read any (authenticated)",
     description="Anyone else's is a 404 `agent_not_found`.",
 )
-async def get_agent(agent_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Agent:
+async def get_agent(agent_id: AgentId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Agent:
     reply = await rpc.agent("GetAgent", pb.GetAgentRequest(agent_id=agent_id))
     return Agent.from_pb(reply.agent)

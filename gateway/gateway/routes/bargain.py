@@ -24,10 +24,10 @@ from gateway.schemas import (
     JsonInt,
     Limit,
     Page,
-    PathId,
     RequestBody,
     enum_label,
     page_of,
+    path_id,
     timestamp_of,
 )
 from mallkit.protos import datetime_of
@@ -38,6 +38,8 @@ router = APIRouter(prefix="/bargain", tags=["bargain"], responses=errors.COMMON,
 Public = Annotated[Rpc, Depends(public)]
 Authenticated = Annotated[Rpc, Depends(authenticated)]
 BrandOrAdmin = Annotated[Rpc, Depends(role(Role.BRAND, Role.ADMIN))]
+CampaignId = Annotated[str, path_id("bgc")]
+BargainId = Annotated[str, path_id("brg")]
 
 BuyRule = Literal["any_price", "floor_only"]
 BUY_RULE = {"any_price": pb.BUY_RULE_ANY_PRICE, "floor_only": pb.BUY_RULE_FLOOR_ONLY}
@@ -140,7 +142,7 @@ async def create_bargain_campaign(body: NewBargainCampaign, rpc: BrandOrAdmin) -
 
 
 @router.get("/campaigns/{campaign_id}", summary="A 砍价 campaign (public)")
-async def get_bargain_campaign(campaign_id: PathId, rpc: Public) -> BargainCampaign:
+async def get_bargain_campaign(campaign_id: CampaignId, rpc: Public) -> BargainCampaign:
     reply = await rpc.bargain("GetBargainCampaign", pb.GetBargainCampaignRequest(campaign_id=campaign_id))
     return BargainCampaign.from_pb(reply.campaign)
 
@@ -149,7 +151,7 @@ async def get_bargain_campaign(campaign_id: PathId, rpc: Public) -> BargainCampa
 
 
 class Bargain(BaseModel):
-    id: str = Field(..., examples=["bgn_6650a1f2c3d4e5f6a7b8c9e6"])
+    id: str = Field(..., examples=["brg_6650a1f2c3d4e5f6a7b8c9e6"])
     campaign_id: str = Field(..., examples=["bgc_6650a1f2c3d4e5f6a7b8c9e5"])
     initiator_id: str = Field(..., examples=["u_42"])
     original_price: Money
@@ -185,7 +187,7 @@ class Bargain(BaseModel):
 
 
 class BargainHelp(BaseModel):
-    bargain_id: str = Field(..., examples=["bgn_6650a1f2c3d4e5f6a7b8c9e6"])
+    bargain_id: str = Field(..., examples=["brg_6650a1f2c3d4e5f6a7b8c9e6"])
     helper_id: str = Field(..., examples=["u_43"])
     seq: int = Field(..., description="1..N: this cut's place in the sequence.", examples=[1])
     cut: Money = Field(..., description="How much this cut took off.")
@@ -220,13 +222,13 @@ class BargainPurchase(BaseModel):
     responses={**errors.NEEDS_TOKEN, **errors.WRITE},
     summary="Start a bargain on a campaign; one active bargain per user and campaign (authenticated)",
 )
-async def start_bargain(campaign_id: PathId, rpc: Authenticated) -> Bargain:
+async def start_bargain(campaign_id: CampaignId, rpc: Authenticated) -> Bargain:
     reply = await rpc.bargain("StartBargain", pb.StartBargainRequest(campaign_id=campaign_id))
     return Bargain.from_pb(reply.bargain)
 
 
 @router.get("/bargains/{bargain_id}", summary="A bargain: what a shared link opens (public)")
-async def get_bargain(bargain_id: PathId, rpc: Public) -> Bargain:
+async def get_bargain(bargain_id: BargainId, rpc: Public) -> Bargain:
     reply = await rpc.bargain("GetBargain", pb.GetBargainRequest(bargain_id=bargain_id))
     return Bargain.from_pb(reply.bargain)
 
@@ -238,14 +240,14 @@ async def get_bargain(bargain_id: PathId, rpc: Public) -> Bargain:
     summary="Cut a bargain's price once; the initiator may cut their own once too (authenticated)",
     description="A second cut by the same user, or past the daily help limit, answers 409.",
 )
-async def help_bargain(bargain_id: PathId, rpc: Authenticated) -> HelpOutcome:
+async def help_bargain(bargain_id: BargainId, rpc: Authenticated) -> HelpOutcome:
     reply = await rpc.bargain("HelpBargain", pb.HelpBargainRequest(bargain_id=bargain_id))
     return HelpOutcome(help=BargainHelp.from_pb(reply.help), bargain=Bargain.from_pb(reply.bargain))
 
 
 @router.get("/bargains/{bargain_id}/helps", summary="A bargain's cuts, in order (public)")
 async def list_bargain_helps(
-    bargain_id: PathId, rpc: Public, cursor: Cursor = None, limit: Limit = 20
+    bargain_id: BargainId, rpc: Public, cursor: Cursor = None, limit: Limit = 20
 ) -> Page[BargainHelp]:
     request = pb.ListBargainHelpsRequest(bargain_id=bargain_id, page=page_of(cursor, limit))
     reply = await rpc.bargain("ListBargainHelps", request)
@@ -261,6 +263,6 @@ async def list_bargain_helps(
     summary="The initiator orders at the price reached, or the floor (authenticated; Idempotency-Key advised)",
     description="Under the buy rule floor_only, a bargain still above its floor answers 409.",
 )
-async def buy_bargain(bargain_id: PathId, rpc: Authenticated, _key: IdempotencyKey) -> BargainPurchase:
+async def buy_bargain(bargain_id: BargainId, rpc: Authenticated, _key: IdempotencyKey) -> BargainPurchase:
     reply = await rpc.bargain("BuyBargain", pb.BuyBargainRequest(bargain_id=bargain_id))
     return BargainPurchase(bargain=Bargain.from_pb(reply.bargain), price=Money.from_pb(reply.price))

@@ -11,11 +11,13 @@ from pydantic import BaseModel, Field
 from gateway import errors
 from gateway.auth import authenticated, public
 from gateway.clients import Rpc
-from gateway.schemas import Id, PathId, RequestBody
+from gateway.schemas import Id, RequestBody, path_id
 from mallkit.protos import datetime_of
 from socialmall.content.v1 import content_pb2 as pb
 
 router = APIRouter(tags=["content"], responses=errors.COMMON)
+
+PostId = Annotated[str, path_id("pst")]
 
 
 class NewPost(RequestBody):
@@ -25,7 +27,7 @@ class NewPost(RequestBody):
 
 
 class Post(BaseModel):
-    id: str = Field(..., examples=["post_6650a1f2c3d4e5f6a7b8c9d8"])
+    id: str = Field(..., examples=["pst_6650a1f2c3d4e5f6a7b8c9d8"])
     author_id: str = Field(..., examples=["u_42"])
     title: str = Field(..., examples=["My summer skincare routine"])
     body: str = Field(..., examples=["Three steps, one mist…"])
@@ -58,6 +60,6 @@ async def create_post(body: NewPost, rpc: Annotated[Rpc, Depends(authenticated)]
 
 
 @router.get("/posts/{post_id}", summary="A post (public)")
-async def get_post(post_id: PathId, rpc: Annotated[Rpc, Depends(public)]) -> Post:
+async def get_post(post_id: PostId, rpc: Annotated[Rpc, Depends(public)]) -> Post:
     reply = await rpc.content("GetPost", pb.GetPostRequest(post_id=post_id))
     return Post.from_pb(reply.post)

@@ -21,13 +21,15 @@ from gateway.codes import Codes
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import Money
 from gateway.routes.payments import SIGNATURE_HEADER
-from gateway.schemas import Id, PathId, RequestBody
+from gateway.schemas import Id, RequestBody, path_id
 from gateway.settings import PHONE_REGEX, GatewaySettings, normalize_phone
 from mallkit.config import secret
 from mallkit.errors import NotFound, Unavailable
 from socialmall.retail.v1 import retail_pb2 as pb
 
 router = APIRouter(prefix="/dev", tags=["dev"], responses=errors.COMMON, route_class=IdempotentRoute)
+
+OrderId = Annotated[str, path_id("ord")]
 
 NOTIFY_PATH = "/api/v1/payments/notify"
 
@@ -113,7 +115,7 @@ async def read_code(
     responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.COMMON},
 )
 async def simulate_payment(
-    order_id: PathId,
+    order_id: OrderId,
     rpc: Annotated[Rpc, Depends(authenticated)],
     provider: Annotated[httpx.AsyncClient, Depends(provider_http)],
     _key: IdempotencyKey,

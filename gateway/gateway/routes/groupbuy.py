@@ -25,11 +25,11 @@ from gateway.schemas import (
     JsonInt,
     Limit,
     Page,
-    PathId,
-    QueryId,
     RequestBody,
     enum_label,
     page_of,
+    path_id,
+    query_id,
     timestamp_of,
 )
 from mallkit.protos import datetime_of
@@ -42,6 +42,10 @@ Public = Annotated[Rpc, Depends(public)]
 MaybeSignedIn = Annotated[Rpc, Depends(optionally_authenticated)]
 Authenticated = Annotated[Rpc, Depends(authenticated)]
 BrandOrAdmin = Annotated[Rpc, Depends(role(Role.BRAND, Role.ADMIN))]
+CampaignId = Annotated[str, path_id("cmp")]
+TeamId = Annotated[str, path_id("team")]
+OrderId = Annotated[str, path_id("ord")]
+SkuFilter = Annotated[str | None, query_id("sku")]
 
 CAMPAIGN_STATUSES = "draft, scheduled (published, start time ahead), live or ended."
 CampaignStatus = Literal["draft", "scheduled", "live", "ended"]
@@ -211,7 +215,7 @@ async def create_campaign(body: NewCampaign, rpc: BrandOrAdmin) -> Campaign:
         "`invalid_schedule`."
     ),
 )
-async def publish_campaign(campaign_id: PathId, rpc: BrandOrAdmin) -> Campaign:
+async def publish_campaign(campaign_id: CampaignId, rpc: BrandOrAdmin) -> Campaign:
     reply = await rpc.groupbuy("PublishCampaign", pb.PublishCampaignRequest(campaign_id=campaign_id))
     return Campaign.from_pb(reply.campaign)
 
@@ -222,7 +226,7 @@ async def publish_campaign(campaign_id: PathId, rpc: BrandOrAdmin) -> Campaign:
     summary="End a campaign: no new teams or seats; forming teams run to their expiry (role brand or admin: its owner)",
     description="A draft has nothing to end: 409 `campaign_not_published`.",
 )
-async def end_campaign(campaign_id: PathId, rpc: BrandOrAdmin) -> Campaign:
+async def end_campaign(campaign_id: CampaignId, rpc: BrandOrAdmin) -> Campaign:
     reply = await rpc.groupbuy("EndCampaign", pb.EndCampaignRequest(campaign_id=campaign_id))
     return Campaign.from_pb(reply.campaign)
 
@@ -237,7 +241,7 @@ async def list_campaigns(
     rpc: MaybeSignedIn,
     cursor: Cursor = None,
     limit: Limit = 20,
-    sku_id: QueryId = None,
+    sku_id: SkuFilter = None,
     status: Annotated[
         CampaignStatus | None, Query(description="Only campaigns in this state.", examples=["live"])
     ] = None,
@@ -259,7 +263,7 @@ async def list_campaigns(
     openapi_extra=OPTIONAL_TOKEN,
     summary="A campaign (public; a draft only with its owner's or an admin's token)",
 )
-async def get_campaign(campaign_id: PathId, rpc: MaybeSignedIn) -> Campaign:
+async def get_campaign(campaign_id: CampaignId, rpc: MaybeSignedIn) -> Campaign:
     reply = await rpc.groupbuy("GetCampaign", pb.GetCampaignRequest(campaign_id=campaign_id))
     return Campaign.from_pb(reply.campaign)
 
@@ -295,7 +299,7 @@ class Funnel(BaseModel):
     summary="A campaign's shares, opens, joins, paid and formed, and its top inviters (role brand or admin: its owner)",
 )
 async def get_campaign_funnel(
-    campaign_id: PathId,
+    campaign_id: CampaignId,
     rpc: BrandOrAdmin,
     top_inviters: Annotated[int, Query(ge=1, le=100, description="How many inviters to rank.", examples=[20])] = 20,
 ) -> Funnel:
@@ -451,7 +455,7 @@ class SoloOrder(BaseModel):
     ),
 )
 async def list_joinable_teams(
-    campaign_id: PathId,
+    campaign_id: CampaignId,
     rpc: Public,
     limit: Annotated[int, Query(ge=1, le=100, description="How many teams.", examples=[20])] = 20,
 ) -> TeamList:
@@ -466,7 +470,7 @@ async def list_joinable_teams(
     summary="Open a team as its leader, claiming seat 1 (authenticated)",
     description="The seat is held, not bought: order it next (`POST /groupbuy/teams/{team_id}/order`).",
 )
-async def open_team(campaign_id: PathId, rpc: Authenticated, body: Units | None = None) -> OpenedTeam:
+async def open_team(campaign_id: CampaignId, rpc: Authenticated, body: Units | None = None) -> OpenedTeam:
     request = pb.OpenTeamRequest(campaign_id=campaign_id, quantity=quantity_of(body))
     reply = await rpc.groupbuy("OpenTeam", request)
     return OpenedTeam(team=Team.from_pb(reply.team), seat=Seat.from_pb(reply.seat))
@@ -480,7 +484,7 @@ async def open_team(campaign_id: PathId, rpc: Authenticated, body: Units | None 
     description="A campaign without a solo price answers 409.",
 )
 async def place_solo_order(
-    campaign_id: PathId, rpc: Authenticated, key: IdempotencyKey, body: Units | None = None
+    campaign_id: CampaignId, rpc: Authenticated, key: IdempotencyKey, body: Units | None = None
 ) -> SoloOrder:
     request = pb.PlaceSoloOrderRequest(campaign_id=campaign_id, quantity=quantity_of(body), idempotency_key=key or "")
     reply = await rpc.groupbuy("PlaceSoloOrder", request)
@@ -494,7 +498,7 @@ async def place_solo_order(
     summary="Claim a seat in a team (authenticated)",
     description="A full team is a 409 `team_full`. The seat is held, not bought: order it next.",
 )
-async def join_team(team_id: PathId, rpc: Authenticated, body: Units | None = None) -> Seat:
+async def join_team(team_id: TeamId, rpc: Authenticated, body: Units | None = None) -> Seat:
     reply = await rpc.groupbuy("JoinTeam", pb.JoinTeamRequest(team_id=team_id, quantity=quantity_of(body)))
     return Seat.from_pb(reply.seat)
 
@@ -518,7 +522,7 @@ async def join_team_by_code(body: JoinByCode, rpc: Authenticated) -> Seat:
     summary="Order the caller's seat at the group (or leader) price, once (authenticated; Idempotency-Key advised)",
     description="Pay the seat's `order_id` like any order (`POST /orders/{order_id}/payments`).",
 )
-async def place_seat_order(team_id: PathId, rpc: Authenticated, _key: IdempotencyKey) -> Seat:
+async def place_seat_order(team_id: TeamId, rpc: Authenticated, _key: IdempotencyKey) -> Seat:
     reply = await rpc.groupbuy("PlaceSeatOrder", pb.PlaceSeatOrderRequest(team_id=team_id))
     return Seat.from_pb(reply.seat)
 
@@ -528,7 +532,7 @@ async def place_seat_order(team_id: PathId, rpc: Authenticated, _key: Idempotenc
     responses={**errors.NEEDS_TOKEN, **errors.WRITE},
     summary="Give up the caller's seat before the team forms; a paid seat is refunded (authenticated)",
 )
-async def leave_team(team_id: PathId, rpc: Authenticated) -> Team:
+async def leave_team(team_id: TeamId, rpc: Authenticated) -> Team:
     reply = await rpc.groupbuy("LeaveTeam", pb.LeaveTeamRequest(team_id=team_id))
     return Team.from_pb(reply.team)
 
@@ -538,7 +542,7 @@ async def leave_team(team_id: PathId, rpc: Authenticated) -> Team:
     responses=errors.NEEDS_TOKEN,
     summary="A team; its seats only for members, the campaign's owner and admins (authenticated)",
 )
-async def get_team(team_id: PathId, rpc: Authenticated) -> Team:
+async def get_team(team_id: TeamId, rpc: Authenticated) -> Team:
     reply = await rpc.groupbuy("GetTeam", pb.GetTeamRequest(team_id=team_id))
     return Team.from_pb(reply.team)
 
@@ -548,7 +552,7 @@ async def get_team(team_id: PathId, rpc: Authenticated) -> Team:
     responses={**errors.NEEDS_TOKEN, **errors.WRITE},
     summary="A share code for a team, crediting the caller with the joins it brings (authenticated)",
 )
-async def share_team(team_id: PathId, rpc: Authenticated) -> TeamShare:
+async def share_team(team_id: TeamId, rpc: Authenticated) -> TeamShare:
     reply = await rpc.groupbuy("ShareTeam", pb.ShareTeamRequest(team_id=team_id))
     return TeamShare(share_code=reply.share_code)
 
@@ -576,7 +580,7 @@ class PaidOrder(BaseModel):
     responses=errors.NEEDS_TOKEN,
     summary="What groupbuy recorded of a paid order (authenticated)",
 )
-async def get_paid_order(order_id: PathId, rpc: Authenticated) -> PaidOrder:
+async def get_paid_order(order_id: OrderId, rpc: Authenticated) -> PaidOrder:
     reply = await rpc.groupbuy("GetPaidOrder", pb.GetPaidOrderRequest(order_id=order_id))
     paid = reply.paid_order
     return PaidOrder(

@@ -8,14 +8,14 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from gateway import errors
 from gateway.auth import Role, authenticated, public, role
 from gateway.clients import Rpc
-from gateway.schemas import Id, PathId, RequestBody
+from gateway.schemas import ID_MAX_LENGTH, ID_REGEX, Id, RequestBody, path_id
 from gateway.settings import GatewaySettings
 from mallkit.errors import DomainError
 from mallkit.protos import datetime_of
@@ -24,6 +24,9 @@ from socialmall.guide.v1 import guide_pb2 as pb
 router = APIRouter(prefix="/guide", tags=["guide"], responses=errors.COMMON)
 # Mounted at the root: short links are shared as https://<host>/s/<code>.
 redirect_router = APIRouter(tags=["guide"])
+
+LinkId = Annotated[str, path_id("lnk")]
+LinkCode = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_REGEX, examples=["aZ3k9Qp"])]
 
 VISITOR_COOKIE = "sm_vid"
 VISITOR_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -38,7 +41,7 @@ class Link(BaseModel):
     id: str = Field(..., examples=["lnk_6650a1f2c3d4e5f6a7b8c9da"])
     kol_id: str = Field(..., examples=["u_42"])
     sku_id: str = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
-    code: str = Field(..., description="Short code of the public URL /s/<code>.", examples=["aZ3k9Q"])
+    code: str = Field(..., description="Short code of the public URL /s/<code>.", examples=["aZ3k9Qp"])
     target_url: str = Field(..., examples=["/products/prd_6650a1f2c3d4e5f6a7b8c9d2?link=lnk_6650a1f2c3d4e5f6a7b8c9da"])
     clicks: int = Field(..., examples=[0])
     created_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
@@ -70,7 +73,7 @@ async def create_link(body: NewLink, rpc: Annotated[Rpc, Depends(role(Role.KOL))
 @router.get(
     "/links/{link_id}", responses=errors.NEEDS_TOKEN, summary="A tracked link and its click count (authenticated)"
 )
-async def get_link(link_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Link:
+async def get_link(link_id: LinkId, rpc: Annotated[Rpc, Depends(authenticated)]) -> Link:
     reply = await rpc.guide("GetLink", pb.GetLinkRequest(link_id=link_id))
     return Link.from_pb(reply.link)
 
@@ -90,7 +93,7 @@ def is_safe_target(url: str) -> bool:
     summary="Follow a short link: counts the click, then redirects (public)",
     responses={302: {"description": "Redirect to the link's target"}, **errors.COMMON},
 )
-async def follow_link(code: PathId, request: Request, rpc: Annotated[Rpc, Depends(public)]) -> RedirectResponse:
+async def follow_link(code: LinkCode, request: Request, rpc: Annotated[Rpc, Depends(public)]) -> RedirectResponse:
     visitor = request.cookies.get(VISITOR_COOKIE, "")
     fresh = not VISITOR_ID.match(visitor)
     if fresh:

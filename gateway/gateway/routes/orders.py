@@ -13,7 +13,7 @@ from gateway.auth import authenticated
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute, RequiredIdempotencyKey
 from gateway.money import Money
-from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, PathId, QueryId, RequestBody, enum_label
+from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, RequestBody, enum_label, path_id, query_id
 from mallkit.protos import datetime_of
 from socialmall.common.v1 import attribution_pb2, page_pb2
 from socialmall.retail.v1 import retail_pb2 as pb
@@ -21,6 +21,9 @@ from socialmall.retail.v1 import retail_pb2 as pb
 router = APIRouter(tags=["retail"], responses=errors.COMMON, route_class=IdempotentRoute)
 
 Authenticated = Annotated[Rpc, Depends(authenticated)]
+OrderId = Annotated[str, path_id("ord")]
+RefundId = Annotated[str, path_id("rfd")]
+StoreFilter = Annotated[str | None, query_id("sto")]
 ATTRIBUTION_FIELDS = [f.name for f in attribution_pb2.Attribution.DESCRIPTOR.fields]
 ORDER_STATUSES = (
     "created, paid, shipped, received, completed or cancelled; while a refund is under review "
@@ -167,7 +170,7 @@ async def list_orders(
     rpc: Authenticated,
     cursor: Cursor = None,
     limit: Limit = 20,
-    store_id: QueryId = None,
+    store_id: StoreFilter = None,
     status: Annotated[
         LifecycleStatus | None, Query(description="Only orders in this lifecycle state.", examples=["paid"])
     ] = None,
@@ -182,7 +185,7 @@ async def list_orders(
 
 
 @router.get("/orders/{order_id}", responses=errors.NEEDS_TOKEN, summary="One of the caller's orders (authenticated)")
-async def get_order(order_id: PathId, rpc: Authenticated) -> Order:
+async def get_order(order_id: OrderId, rpc: Authenticated) -> Order:
     reply = await rpc.retail("GetOrder", pb.GetOrderRequest(order_id=order_id))
     return Order.from_pb(reply.order)
 
@@ -201,7 +204,7 @@ class Shipment(RequestBody):
     summary="Ship a paid order (authenticated: the items' brand owner, the attributed store's owner or an admin)",
     description="Repeating it with the same tracking number changes nothing; a refund under review is a 409.",
 )
-async def ship_order(order_id: PathId, body: Shipment, rpc: Authenticated) -> Order:
+async def ship_order(order_id: OrderId, body: Shipment, rpc: Authenticated) -> Order:
     request = pb.ShipOrderRequest(order_id=order_id, carrier=body.carrier, tracking_number=body.tracking_number)
     reply = await rpc.retail("ShipOrder", request)
     return Order.from_pb(reply.order)
@@ -212,7 +215,7 @@ async def ship_order(order_id: PathId, body: Shipment, rpc: Authenticated) -> Or
     responses={**errors.NEEDS_TOKEN, **errors.WRITE},
     summary="The buyer confirms a shipped order arrived (authenticated)",
 )
-async def confirm_receipt(order_id: PathId, rpc: Authenticated) -> Order:
+async def confirm_receipt(order_id: OrderId, rpc: Authenticated) -> Order:
     reply = await rpc.retail("ConfirmReceipt", pb.ConfirmReceiptRequest(order_id=order_id))
     return Order.from_pb(reply.order)
 
@@ -280,7 +283,7 @@ class Refund(BaseModel):
     description="One refund under review per order (409 `refund_pending`); amounts are what was paid.",
 )
 async def request_refund(
-    order_id: PathId, body: NewRefund, rpc: Authenticated, idempotency_key: RequiredIdempotencyKey
+    order_id: OrderId, body: NewRefund, rpc: Authenticated, idempotency_key: RequiredIdempotencyKey
 ) -> Refund:
     request = pb.RequestRefundRequest(
         order_id=order_id,
@@ -297,7 +300,7 @@ async def request_refund(
     responses=errors.NEEDS_TOKEN,
     summary="An order's refunds, oldest first (authenticated: its buyer or sellers)",
 )
-async def list_refunds(order_id: PathId, rpc: Authenticated, cursor: Cursor = None, limit: Limit = 20) -> Page[Refund]:
+async def list_refunds(order_id: OrderId, rpc: Authenticated, cursor: Cursor = None, limit: Limit = 20) -> Page[Refund]:
     reply = await rpc.retail("ListRefunds", pb.ListRefundsRequest(order_id=order_id, page=page_of(cursor, limit)))
     return Page[Refund](items=[Refund.from_pb(r) for r in reply.refunds], next_cursor=reply.page.next_cursor or None)
 
@@ -312,7 +315,7 @@ async def list_refunds(order_id: PathId, rpc: Authenticated, cursor: Cursor = No
         "buyer 403 `own_refund`, anyone else 404."
     ),
 )
-async def review_refund(refund_id: PathId, body: RefundReview, rpc: Authenticated) -> Refund:
+async def review_refund(refund_id: RefundId, body: RefundReview, rpc: Authenticated) -> Refund:
     request = pb.ReviewRefundRequest(refund_id=refund_id, approve=body.approve, reason=body.reason)
     reply = await rpc.retail("ReviewRefund", request)
     return Refund.from_pb(reply.refund)

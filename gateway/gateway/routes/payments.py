@@ -12,11 +12,13 @@ from gateway.auth import authenticated, public_provider_callback
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import Money
-from gateway.schemas import PathId
+from gateway.schemas import path_id
 from mallkit.errors import Unauthenticated
 from socialmall.retail.v1 import retail_pb2 as pb
 
 router = APIRouter(tags=["payments"], responses=errors.COMMON, route_class=IdempotentRoute)
+
+OrderId = Annotated[str, path_id("ord")]
 
 MAX_NOTIFY_BYTES = 64 * 1024
 SIGNATURE_HEADER = "X-Pay-Signature"
@@ -53,7 +55,7 @@ class NotifyAck(BaseModel):
     summary="Start paying an order (authenticated)",
 )
 async def create_payment(
-    order_id: PathId, rpc: Annotated[Rpc, Depends(authenticated)], _key: IdempotencyKey
+    order_id: OrderId, rpc: Annotated[Rpc, Depends(authenticated)], _key: IdempotencyKey
 ) -> Payment:
     reply = await rpc.retail("CreatePayment", pb.CreatePaymentRequest(order_id=order_id))
     return Payment.from_pb(reply)

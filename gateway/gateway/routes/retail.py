@@ -13,7 +13,7 @@ from gateway.auth import OPTIONAL_TOKEN, Role, optionally_authenticated, public,
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, PathId, QueryId, RequestBody
+from gateway.schemas import Cursor, Id, JsonInt, Limit, Page, RequestBody, path_id, query_id
 from mallkit.protos import datetime_of
 from socialmall.common.v1 import page_pb2
 from socialmall.retail.v1 import retail_pb2 as pb
@@ -24,6 +24,10 @@ BrandOrAdmin = Annotated[Rpc, Depends(role(Role.BRAND, Role.ADMIN))]
 AdminOnly = Annotated[Rpc, Depends(role(Role.ADMIN))]
 Public = Annotated[Rpc, Depends(public)]
 MaybeSignedIn = Annotated[Rpc, Depends(optionally_authenticated)]
+BrandId = Annotated[str, path_id("brd")]
+ProductId = Annotated[str, path_id("prd")]
+SkuId = Annotated[str, path_id("sku")]
+BrandFilter = Annotated[str | None, query_id("brd")]
 MAX_STOCK = 10_000_000
 
 
@@ -35,7 +39,7 @@ class NewBrand(RequestBody):
 
 
 class Brand(BaseModel):
-    id: str = Field(..., examples=["brand_6650a1f2c3d4e5f6a7b8c9d0"])
+    id: str = Field(..., examples=["brd_6650a1f2c3d4e5f6a7b8c9d0"])
     owner_id: str = Field(..., examples=["u_42"])
     name: str = Field(..., examples=["Rose & Co"])
     created_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
@@ -57,7 +61,7 @@ async def create_brand(body: NewBrand, rpc: BrandOrAdmin) -> Brand:
 
 
 @router.get("/brands/{brand_id}", summary="A brand (public)")
-async def get_brand(brand_id: PathId, rpc: Public) -> Brand:
+async def get_brand(brand_id: BrandId, rpc: Public) -> Brand:
     reply = await rpc.retail("GetBrand", pb.GetBrandRequest(brand_id=brand_id))
     return Brand.from_pb(reply.brand)
 
@@ -86,7 +90,7 @@ class NewSku(RequestBody):
 
 
 class NewProduct(RequestBody):
-    brand_id: Id = Field(..., examples=["brand_6650a1f2c3d4e5f6a7b8c9d0"])
+    brand_id: Id = Field(..., examples=["brd_6650a1f2c3d4e5f6a7b8c9d0"])
     title: str = Field(..., min_length=1, max_length=100, examples=["Rose face mist"])
     category: str = Field(..., min_length=1, max_length=32, examples=["beauty"])
     skus: list[NewSku] = Field(..., min_length=1, max_length=50)
@@ -120,7 +124,7 @@ class Sku(BaseModel):
 
 class Product(BaseModel):
     id: str = Field(..., examples=["prd_6650a1f2c3d4e5f6a7b8c9d2"])
-    brand_id: str = Field(..., examples=["brand_6650a1f2c3d4e5f6a7b8c9d0"])
+    brand_id: str = Field(..., examples=["brd_6650a1f2c3d4e5f6a7b8c9d0"])
     title: str = Field(..., examples=["Rose face mist"])
     category: str = Field(..., examples=["beauty"])
     skus: list[Sku]
@@ -178,7 +182,7 @@ async def create_product(body: NewProduct, rpc: BrandOrAdmin) -> Product:
     responses={**errors.NEEDS_ROLE, **errors.WRITE},
     summary="Approve a product (its SKUs become sellable) or reject it with a reason (role admin)",
 )
-async def review_product(product_id: PathId, body: ProductReview, rpc: AdminOnly) -> Product:
+async def review_product(product_id: ProductId, body: ProductReview, rpc: AdminOnly) -> Product:
     request = pb.ReviewProductRequest(product_id=product_id, approve=body.approve, reason=body.reason)
     reply = await rpc.retail("ReviewProduct", request)
     return Product.from_pb(reply.product)
@@ -186,7 +190,7 @@ async def review_product(product_id: PathId, body: ProductReview, rpc: AdminOnly
 
 @router.get("/products", summary="Products, newest first by id (public)")
 async def list_products(
-    rpc: Public, cursor: Cursor = None, limit: Limit = 20, brand_id: QueryId = None
+    rpc: Public, cursor: Cursor = None, limit: Limit = 20, brand_id: BrandFilter = None
 ) -> Page[Product]:
     request = pb.ListProductsRequest(
         page=page_pb2.PageRequest(cursor=cursor or "", limit=limit), brand_id=brand_id or ""
@@ -201,7 +205,7 @@ async def list_products(
     openapi_extra=OPTIONAL_TOKEN,
     summary="A product and its SKUs (public; one not approved only with its brand owner's or an admin's token)",
 )
-async def get_product(product_id: PathId, rpc: MaybeSignedIn) -> Product:
+async def get_product(product_id: ProductId, rpc: MaybeSignedIn) -> Product:
     reply = await rpc.retail("GetProduct", pb.GetProductRequest(product_id=product_id))
     return Product.from_pb(reply.product)
 
@@ -212,7 +216,7 @@ async def get_product(product_id: PathId, rpc: MaybeSignedIn) -> Product:
     openapi_extra=OPTIONAL_TOKEN,
     summary="A SKU with its price and stock (public; as its product, when not approved)",
 )
-async def get_sku(sku_id: PathId, rpc: MaybeSignedIn) -> Sku:
+async def get_sku(sku_id: SkuId, rpc: MaybeSignedIn) -> Sku:
     reply = await rpc.retail("GetSku", pb.GetSkuRequest(sku_id=sku_id))
     return Sku.from_pb(reply.sku)
 
@@ -237,9 +241,7 @@ class StockAdjustment(RequestBody):
         "is a 409 `insufficient_stock`. With an `Idempotency-Key` a retry changes the stock once."
     ),
 )
-async def adjust_stock(
-    sku_id: PathId, body: StockAdjustment, rpc: BrandOrAdmin, idempotency_key: IdempotencyKey
-) -> Sku:
+async def adjust_stock(sku_id: SkuId, body: StockAdjustment, rpc: BrandOrAdmin, idempotency_key: IdempotencyKey) -> Sku:
     request = pb.AdjustStockRequest(
         sku_id=sku_id, delta=body.delta, reason=body.reason, idempotency_key=idempotency_key or ""
     )

@@ -16,12 +16,13 @@ from gateway.clients import Rpc
 from gateway.documents import ApplicationStatus, RoleApplication
 from gateway.roles import Role
 from gateway.routes.auth import Account, AnyPassword, NewPassword, Tokens, limit_sign_in, tokens
-from gateway.schemas import Cursor, Limit, Page, PathId, RequestBody
+from gateway.schemas import Cursor, Limit, Page, RequestBody, path_id
 from mallkit import paging
 
 router = APIRouter(tags=["accounts"], responses=errors.COMMON)
 Authenticated = Annotated[Rpc, Depends(authenticated)]
 Admin = Annotated[Rpc, Depends(role(Role.ADMIN))]
+ApplicationId = Annotated[str, path_id("app")]
 
 
 class SelfRole(StrEnum):
@@ -168,7 +169,7 @@ async def my_applications(
     responses=errors.NEEDS_TOKEN,
     summary="One role application: the applicant's own, or any for an admin (authenticated)",
 )
-async def get_application(application_id: PathId, rpc: Authenticated) -> Application:
+async def get_application(application_id: ApplicationId, rpc: Authenticated) -> Application:
     return Application.of(await run_in_threadpool(accounts.get_application, application_id, rpc.caller))
 
 
@@ -193,7 +194,7 @@ async def all_applications(
     summary="Approve: the applicant gets the role at their next refresh or login (role admin)",
     description="Approving again is harmless; approving a rejected application is a 409 `application_decided`.",
 )
-async def approve(application_id: PathId, rpc: Admin, body: Approval | None = None) -> Application:
+async def approve(application_id: ApplicationId, rpc: Admin, body: Approval | None = None) -> Application:
     reason = body.reason if body else ""
     return Application.of(await run_in_threadpool(accounts.approve, application_id, rpc.caller, reason))
 
@@ -204,5 +205,5 @@ async def approve(application_id: PathId, rpc: Admin, body: Approval | None = No
     summary="Reject with a reason the applicant can read (role admin)",
     description="Rejecting again is harmless; rejecting an approved application is a 409 `application_decided`.",
 )
-async def reject(application_id: PathId, body: Rejection, rpc: Admin) -> Application:
+async def reject(application_id: ApplicationId, body: Rejection, rpc: Admin) -> Application:
     return Application.of(await run_in_threadpool(accounts.reject, application_id, rpc.caller, body.reason))

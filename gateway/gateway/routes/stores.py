@@ -12,7 +12,7 @@ from gateway import errors
 from gateway.auth import authenticated, public
 from gateway.clients import Rpc
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.schemas import Cursor, JsonInt, Limit, Page, PathId, RequestBody
+from gateway.schemas import Cursor, JsonInt, Limit, Page, RequestBody, path_id
 from mallkit.protos import datetime_of
 from socialmall.common.v1 import page_pb2
 from socialmall.retail.v1 import stores_pb2 as pb
@@ -21,6 +21,8 @@ router = APIRouter(tags=["stores"], responses=errors.COMMON)
 
 Authenticated = Annotated[Rpc, Depends(authenticated)]
 Public = Annotated[Rpc, Depends(public)]
+StoreId = Annotated[str, path_id("sto")]
+SkuId = Annotated[str, path_id("sku")]
 SHARE_CODE_REGEX = r"^[A-Za-z0-9]+$"
 SHARE_CODE_EXAMPLE = "K7Q2ZP9M"
 
@@ -160,7 +162,7 @@ async def get_my_store(rpc: Authenticated) -> Store:
 
 @router.get("/stores/{store_id}", summary="A store (public; the shape of a share link)")
 async def get_store(
-    store_id: PathId,
+    store_id: StoreId,
     rpc: Public,
     share: Annotated[
         str | None,
@@ -182,7 +184,7 @@ async def get_store(
     responses={**errors.NEEDS_TOKEN, **errors.WRITE},
     summary="Replace the store's profile; an omitted avatar or intro is cleared (authenticated: its owner)",
 )
-async def update_store(store_id: PathId, body: StoreProfile, rpc: Authenticated) -> Store:
+async def update_store(store_id: StoreId, body: StoreProfile, rpc: Authenticated) -> Store:
     request = pb.UpdateStoreRequest(store_id=store_id, name=body.name, avatar_url=body.avatar_url, intro=body.intro)
     reply = await rpc.stores("UpdateStore", request)
     return Store.from_pb(reply.store)
@@ -197,7 +199,7 @@ async def update_store(store_id: PathId, body: StoreProfile, rpc: Authenticated)
     summary="List an approved SKU in the store at its own price, or change the price (authenticated: its owner)",
     description="A price outside the SKU's band is a 400 `price_outside_band`.",
 )
-async def put_store_product(store_id: PathId, sku_id: PathId, body: StorePrice, rpc: Authenticated) -> StoreProduct:
+async def put_store_product(store_id: StoreId, sku_id: SkuId, body: StorePrice, rpc: Authenticated) -> StoreProduct:
     request = pb.PutStoreProductRequest(store_id=store_id, sku_id=sku_id, price=to_pb(body.price_fen))
     reply = await rpc.stores("PutStoreProduct", request)
     return StoreProduct.from_pb(reply.product)
@@ -210,14 +212,14 @@ async def put_store_product(store_id: PathId, sku_id: PathId, body: StorePrice, 
     responses=errors.NEEDS_TOKEN,
     summary="Stop selling a SKU in the store; removing one not listed is fine (authenticated: its owner)",
 )
-async def remove_store_product(store_id: PathId, sku_id: PathId, rpc: Authenticated) -> Response:
+async def remove_store_product(store_id: StoreId, sku_id: SkuId, rpc: Authenticated) -> Response:
     await rpc.stores("RemoveStoreProduct", pb.RemoveStoreProductRequest(store_id=store_id, sku_id=sku_id))
     return Response(status_code=204)
 
 
 @router.get("/stores/{store_id}/products", summary="What a store sells, at its prices, in listing order (public)")
 async def list_store_products(
-    store_id: PathId, rpc: Public, cursor: Cursor = None, limit: Limit = 20
+    store_id: StoreId, rpc: Public, cursor: Cursor = None, limit: Limit = 20
 ) -> Page[StoreProduct]:
     request = pb.ListStoreProductsRequest(
         store_id=store_id, page=page_pb2.PageRequest(cursor=cursor or "", limit=limit)
@@ -229,7 +231,7 @@ async def list_store_products(
 
 
 @router.get("/stores/{store_id}/share", summary="The link and QR content to share the store (public)")
-async def get_share_payload(store_id: PathId, rpc: Public) -> SharePayload:
+async def get_share_payload(store_id: StoreId, rpc: Public) -> SharePayload:
     reply = await rpc.stores("GetSharePayload", pb.GetSharePayloadRequest(store_id=store_id))
     return SharePayload(share_code=reply.share_code, link=reply.link, qr_content=reply.qr_content, title=reply.title)
 

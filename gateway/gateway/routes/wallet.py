@@ -16,7 +16,7 @@ from gateway.auth import Role, authenticated, role
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotentRoute, RequiredIdempotencyKey
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.schemas import Cursor, JsonInt, Limit, Page, PathId, QueryId, RequestBody, enum_label
+from gateway.schemas import Cursor, JsonInt, Limit, Page, RequestBody, enum_label, path_id, query_id
 from mallkit.protos import datetime_of
 from socialmall.common.v1 import page_pb2
 from socialmall.retail.v1 import wallet_pb2 as pb
@@ -35,6 +35,9 @@ UserId = Annotated[
         examples=["u_42"],
     ),
 ]
+OrderId = Annotated[str, path_id("ord")]
+WithdrawalId = Annotated[str, path_id("wd")]
+OrderFilter = Annotated[str | None, query_id("ord")]
 ENTRY_STATE = {
     "frozen": pb.ENTRY_STATE_FROZEN,
     "available": pb.ENTRY_STATE_AVAILABLE,
@@ -196,7 +199,7 @@ async def list_entries(
         Query(description="Only entries in this state (reversals: kind=reversal).", examples=["frozen"]),
     ] = None,
     kind: Annotated[Kind | None, Query(description="Only entries of this kind.", examples=["reversal"])] = None,
-    order_id: QueryId = None,
+    order_id: OrderFilter = None,
     user_id: UserId = None,
 ) -> Page[Entry]:
     request = pb.ListEntriesRequest(
@@ -215,7 +218,7 @@ async def list_entries(
     responses=errors.NEEDS_TOKEN,
     summary="Who earned what from one order, and why (authenticated: a beneficiary sees their own lines)",
 )
-async def get_order_payouts(order_id: PathId, rpc: Authenticated) -> OrderPayouts:
+async def get_order_payouts(order_id: OrderId, rpc: Authenticated) -> OrderPayouts:
     reply = await rpc.wallet("GetOrderPayouts", pb.GetOrderPayoutsRequest(order_id=order_id))
     return OrderPayouts(
         order_id=reply.order_id,
@@ -273,7 +276,7 @@ async def list_withdrawals(
     responses={**errors.NEEDS_ROLE, **errors.WRITE},
     summary="Approve (paid out at once) or reject a withdrawal with a reason (role admin)",
 )
-async def review_withdrawal(withdrawal_id: PathId, body: WithdrawalReview, rpc: AdminOnly) -> Withdrawal:
+async def review_withdrawal(withdrawal_id: WithdrawalId, body: WithdrawalReview, rpc: AdminOnly) -> Withdrawal:
     request = pb.ReviewWithdrawalRequest(withdrawal_id=withdrawal_id, approve=body.approve, reason=body.reason)
     reply = await rpc.wallet("ReviewWithdrawal", request)
     return Withdrawal.from_pb(reply.withdrawal)
