@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.openapi import EXAMPLE_REQUEST_ID
 from mallkit import context, errors
 
 log = logging.getLogger("gateway.errors")
@@ -141,7 +142,33 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": HTTPStatus(s).phrase} for s in statuses}
 
 
+def error_example(code: str, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": {}, "request_id": EXAMPLE_REQUEST_ID}
+
+
+def answers(status: int, description: str, code: str, message: str) -> dict[int | str, dict[str, Any]]:
+    """An OpenAPI `responses` entry for one error status, with `code` as its example."""
+    example = {"application/json": {"example": error_example(code, message)}}
+    return {status: {"model": ErrorBody, "description": description, "content": example}}
+
+
 COMMON = responses(400, 404, 422, 429, 503)  # every area router
-NEEDS_TOKEN = responses(401, 403)  # 403: a service's own ownership or permission check
-NEEDS_ROLE = responses(401, 403)
+NOT_YOURS = (
+    "Forbidden: the caller sees it, but it is not theirs to do; the code says why (`not_buyer`, `not_seller`, "
+    "`not_initiator`, `not_campaign_owner`, …). What the caller may not see is a 404 instead."
+)
+NEEDS_TOKEN = {
+    **responses(401),
+    **answers(403, NOT_YOURS, "not_initiator", "only the bargain's initiator buys it"),
+}
+NEEDS_ROLE = {
+    **responses(401),
+    **answers(
+        403,
+        "Forbidden: the token lacks the role the route needs (`role_required`), or, for its owner's routes, the "
+        "caller is not the owner.",
+        "role_required",
+        "this action needs one of the roles: brand, admin",
+    ),
+}
 WRITE = responses(400, 409)  # the service refused the input or the current state forbids it

@@ -58,6 +58,15 @@ def test_every_api_operation_documents_its_failures(spec: dict[str, Any]) -> Non
                 assert "Retry-After" in op["responses"][status]["headers"], f"{method} {path} {status}"
 
 
+def test_a_403_example_is_the_refusal_the_route_can_give(spec: dict[str, Any]) -> None:
+    """role_required only where a role is needed; elsewhere a 403 says the thing is not the caller's."""
+    for method, path, op in operations(spec):
+        if "403" not in op["responses"]:
+            continue
+        code = op["responses"]["403"]["content"]["application/json"]["example"]["code"]
+        assert (code == "role_required") == ("(role" in op["summary"]), f"{method} {path}: {code}"
+
+
 def test_every_operation_has_a_summary_a_tag_and_parameter_examples(spec: dict[str, Any]) -> None:
     for method, path, op in operations(spec):
         assert op.get("summary") and op.get("tags"), f"{method} {path}"

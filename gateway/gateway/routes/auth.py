@@ -141,7 +141,11 @@ def codes_of(request: Request) -> Codes:
     return codes
 
 
-SIGN_IN = {**errors.responses(401, 403), **errors.WRITE}
+DISABLED = {
+    **errors.responses(401),
+    **errors.answers(403, "Forbidden: the account is disabled.", "account_disabled", "this account is disabled"),
+}
+SIGN_IN = {**DISABLED, **errors.WRITE}
 
 
 @router.post(
@@ -208,7 +212,7 @@ async def login_with_password(body: PasswordLogin, request: Request, _: Public) 
 
 @router.post(
     "/refresh",
-    responses=errors.responses(401, 403),
+    responses=DISABLED,
     summary="Spend a refresh token for a new access and refresh token (public)",
     description=(
         "Refresh tokens are single use. Presenting one that was already spent revokes its whole session "
@@ -237,7 +241,7 @@ async def logout(body: RefreshRequest, _: Public) -> Response:
     "/password/reset",
     status_code=204,
     response_class=Response,
-    responses=errors.responses(401, 403),
+    responses=DISABLED,
     summary="Set a new password with a phone code; every session ends (public)",
 )
 async def reset_password(body: PasswordReset, request: Request, _: Public) -> Response:
