@@ -152,6 +152,33 @@ def answers(status: int, description: str, code: str, message: str) -> dict[int 
     return {status: {"model": ErrorBody, "description": description, "content": example}}
 
 
+# A route's refusals: code → (status, an example message), as the services raise them.
+Refusals = dict[str, tuple[int, str]]
+
+
+def refusals(table: Refusals, *codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries naming the error codes a route answers: each status lists its codes
+    in its description and offers each as a named example (a drop-down in Swagger UI)."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(table[code][0], []).append(code)
+    return {
+        status: {
+            "model": ErrorBody,
+            "description": f"{HTTPStatus(status).phrase}: " + ", ".join(f"`{code}`" for code in named),
+            "content": {
+                "application/json": {
+                    "examples": {
+                        code: {"summary": table[code][1], "value": error_example(code, table[code][1])}
+                        for code in named
+                    }
+                }
+            },
+        }
+        for status, named in by_status.items()
+    }
+
+
 COMMON = responses(400, 404, 422, 429, 503)  # every area router
 NOT_YOURS = (
     "Forbidden: the caller sees it, but it is not theirs to do; the code says why (`not_buyer`, `not_seller`, "

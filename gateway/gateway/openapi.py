@@ -1,8 +1,8 @@
 """The OpenAPI document, completed with an example for every parameter, request body and response.
 
 Examples are built from the field examples the models declare (so they change with the models);
-error responses get an ErrorBody example with the code their status usually carries. A test checks
-that every example validates against its own schema.
+error responses get an ErrorBody example with the code their status usually carries, unless the route
+names its own codes (`errors.refusals`). A test checks that every example validates against its own schema.
 """
 
 from __future__ import annotations
@@ -58,11 +58,13 @@ def add_examples(spec: dict[str, Any]) -> None:
                 body["example"] = example_of(body["schema"], components)
             for status, response in operation.get("responses", {}).items():
                 media = response.get("content", {}).get("application/json")
-                if media is None or "example" in media or "schema" not in media:
+                if media is None or "schema" not in media:
                     continue
                 is_error = media["schema"].get("$ref", "").endswith("/ErrorBody")
                 if is_error and status in ("429", "503"):
                     response.setdefault("headers", RETRY_AFTER)
+                if "example" in media or "examples" in media:  # the route's own
+                    continue
                 if is_error and status.isdigit() and int(status) in ERROR_CODES:
                     code, message = ERROR_CODES[int(status)]
                     media["example"] = {

@@ -7,7 +7,7 @@ Served by groupbuy's process (BargainService on its gRPC port).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -17,7 +17,10 @@ from gateway.auth import Role, authenticated, public, role
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import MAX_FEN, Money, to_pb
+from gateway.routes.groupbuy import ORDER_REFUSALS
+from gateway.routes.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from gateway.schemas import (
+    EXAMPLE_IDS,
     Cursor,
     Id,
     JsonDateTime,
@@ -44,6 +47,32 @@ BargainId = Annotated[str, path_id("brg")]
 BuyRule = Literal["any_price", "floor_only"]
 BUY_RULE = {"any_price": pb.BUY_RULE_ANY_PRICE, "floor_only": pb.BUY_RULE_FLOOR_ONLY}
 BUY_RULES = "any_price (buy at whatever price was reached) or floor_only (only once at the floor)."
+
+
+# What the routes below may answer, by code (errors.refusals); the campaign checks are groupbuy's.
+REFUSALS: errors.Refusals = {
+    **GROUPBUY_REFUSALS,
+    "invalid_floor_price": (400, "the floor price must be below the original price"),
+    "floor_too_close": (400, "original − floor is 3 fen, less than 1 fen for each of the 5 helpers"),
+    "original_above_price": (400, "the original price 12900 fen may not exceed the SKU price 12800 fen"),
+    "not_initiator": (403, "only the bargain's initiator buys it"),
+    "not_allowed_to_help": (
+        403,
+        "only new users (who never helped or started a bargain) may help this bargain",
+    ),
+    "bargain_campaign_not_found": (404, f"bargain_campaign '{EXAMPLE_IDS['bgc']}' not found"),
+    "bargain_not_found": (404, f"bargain '{EXAMPLE_IDS['brg']}' not found"),
+    "already_started": (409, f"you already have bargain {EXAMPLE_IDS['brg']} open in this campaign"),
+    "already_helped": (409, "you already helped this bargain"),
+    "daily_help_limit_reached": (409, "you may help 3 bargains a day; try again tomorrow (China time)"),
+    "bargain_expired": (409, "the bargain has expired"),
+    "bargain_finished": (409, "the bargain takes no more cuts (it is completed)"),
+    "floor_not_reached": (409, "this bargain is sold only at the floor price"),
+}
+
+
+def refusing(*codes: str) -> dict[int | str, dict[str, Any]]:
+    return errors.refusals(REFUSALS, *codes)
 
 
 # ── campaigns ──────────────────────────────────────────────────────────────────────────────────
@@ -120,7 +149,20 @@ class BargainCampaign(BaseModel):
 @router.post(
     "/campaigns",
     status_code=201,
-    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    responses={
+        **errors.NEEDS_ROLE,
+        **errors.WRITE,
+        **refusing(
+            "invalid_floor_price",
+            "floor_too_close",
+            "invalid_schedule",
+            "original_above_price",
+            "role_required",
+            "not_sku_owner",
+            "sku_not_sellable",
+            "sku_not_found",
+        ),
+    },
     summary="Create a 砍价 campaign for one of the caller's SKUs, live from its start time (role brand or admin)",
 )
 async def create_bargain_campaign(body: NewBargainCampaign, rpc: BrandOrAdmin) -> BargainCampaign:
@@ -141,7 +183,9 @@ async def create_bargain_campaign(body: NewBargainCampaign, rpc: BrandOrAdmin) -
     return BargainCampaign.from_pb(reply.campaign)
 
 
-@router.get("/campaigns/{campaign_id}", summary="A 砍价 campaign (public)")
+@router.get(
+    "/campaigns/{campaign_id}", responses=refusing("bargain_campaign_not_found"), summary="A 砍价 campaign (public)"
+)
 async def get_bargain_campaign(campaign_id: CampaignId, rpc: Public) -> BargainCampaign:
     reply = await rpc.bargain("GetBargainCampaign", pb.GetBargainCampaignRequest(campaign_id=campaign_id))
     return BargainCampaign.from_pb(reply.campaign)
@@ -219,7 +263,11 @@ class BargainPurchase(BaseModel):
 @router.post(
     "/campaigns/{campaign_id}/bargains",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={
+        **errors.NEEDS_TOKEN,
+        **errors.WRITE,
+        **refusing("bargain_campaign_not_found", "campaign_not_live", "already_started"),
+    },
     summary="Start a bargain on a campaign; one active bargain per user and campaign (authenticated)",
 )
 async def start_bargain(campaign_id: CampaignId, rpc: Authenticated) -> Bargain:
@@ -227,7 +275,11 @@ async def start_bargain(campaign_id: CampaignId, rpc: Authenticated) -> Bargain:
     return Bargain.from_pb(reply.bargain)
 
 
-@router.get("/bargains/{bargain_id}", summary="A bargain: what a shared link opens (public)")
+@router.get(
+    "/bargains/{bargain_id}",
+    responses=refusing("bargain_not_found"),
+    summary="A bargain: what a shared link opens (public)",
+)
 async def get_bargain(bargain_id: BargainId, rpc: Public) -> Bargain:
     reply = await rpc.bargain("GetBargain", pb.GetBargainRequest(bargain_id=bargain_id))
     return Bargain.from_pb(reply.bargain)
@@ -236,7 +288,18 @@ async def get_bargain(bargain_id: BargainId, rpc: Public) -> Bargain:
 @router.post(
     "/bargains/{bargain_id}/help",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={
+        **errors.NEEDS_TOKEN,
+        **errors.WRITE,
+        **refusing(
+            "not_allowed_to_help",
+            "bargain_not_found",
+            "already_helped",
+            "daily_help_limit_reached",
+            "bargain_finished",
+            "bargain_expired",
+        ),
+    },
     summary="Cut a bargain's price once; the initiator may cut their own once too (authenticated)",
     description="A second cut by the same user, or past the daily help limit, answers 409.",
 )
@@ -245,7 +308,11 @@ async def help_bargain(bargain_id: BargainId, rpc: Authenticated) -> HelpOutcome
     return HelpOutcome(help=BargainHelp.from_pb(reply.help), bargain=Bargain.from_pb(reply.bargain))
 
 
-@router.get("/bargains/{bargain_id}/helps", summary="A bargain's cuts, in order (public)")
+@router.get(
+    "/bargains/{bargain_id}/helps",
+    responses=refusing("invalid_cursor", "bargain_not_found"),
+    summary="A bargain's cuts, in order (public)",
+)
 async def list_bargain_helps(
     bargain_id: BargainId, rpc: Public, cursor: Cursor = None, limit: Limit = 20
 ) -> Page[BargainHelp]:
@@ -259,7 +326,18 @@ async def list_bargain_helps(
 @router.post(
     "/bargains/{bargain_id}/order",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={
+        **errors.NEEDS_TOKEN,
+        **errors.WRITE,
+        **errors.refusals(
+            {**REFUSALS, **ORDER_REFUSALS},
+            "not_initiator",
+            "bargain_not_found",
+            "floor_not_reached",
+            "bargain_expired",
+            *ORDER_REFUSALS,
+        ),
+    },
     summary="The initiator orders at the price reached, or the floor (authenticated; Idempotency-Key advised)",
     description="Under the buy rule floor_only, a bargain still above its floor answers 409.",
 )

@@ -8,7 +8,7 @@ A buyer claims a seat (open a team, or join one by its id or a share code), then
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -19,6 +19,7 @@ from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import MAX_FEN, Money, to_pb
 from gateway.schemas import (
+    EXAMPLE_IDS,
     Cursor,
     Id,
     JsonDateTime,
@@ -58,6 +59,71 @@ CAMPAIGN_STATUS = {
 SHARE_CODE_REGEX = r"^[A-Za-z0-9]+$"
 SHARE_CODE_EXAMPLE = "G7K2QX9P"
 MAX_UNITS = 100  # units per order: the most a campaign's limit may allow
+
+
+# What the routes below may answer, by code (errors.refusals): groupbuy's own, and retail's refusal of
+# the order a seat or solo purchase places. 400: a value the service refused; 409: the state forbids it.
+REFUSALS: errors.Refusals = {
+    "invalid_cursor": (400, "cursor is not one this API returned"),
+    "units_limit_exceeded": (400, "a seat buys 1..1 units in this campaign"),
+    "invalid_schedule": (400, "the end time must be after the start time and in the future"),
+    "invalid_leader_price": (400, "the leader price may not exceed the group price"),
+    "invalid_solo_price": (400, "the solo price must be above the group price"),
+    "invalid_allotment": (400, "the seat allotment is team size..1000000"),
+    "group_price_not_below_price": (400, "the group price 12800 fen must be below the SKU price 12800 fen"),
+    "invalid_idempotency_key": (400, "idempotency key is longer than 94 characters"),
+    "role_required": (403, "this action needs one of the roles: brand, admin"),
+    "not_campaign_owner": (403, "only the campaign's brand (or an admin) manages it"),
+    "not_sku_owner": (403, "a campaign sells the caller's own brand's SKU"),
+    "sku_not_sellable": (403, f"sku '{EXAMPLE_IDS['sku']}' is not approved for sale"),
+    "sku_not_found": (404, f"sku '{EXAMPLE_IDS['sku']}' not found"),
+    "campaign_not_found": (404, f"campaign '{EXAMPLE_IDS['cmp']}' not found"),
+    "team_not_found": (404, f"team '{EXAMPLE_IDS['team']}' not found"),
+    "share_code_not_found": (404, "no such share code"),
+    "seat_not_found": (404, "you hold no seat in this team"),
+    "paid_order_not_found": (404, f"no paid order '{EXAMPLE_IDS['ord']}'"),
+    "campaign_not_live": (409, "the campaign is scheduled, not live"),
+    "campaign_not_draft": (409, "a live campaign cannot be published"),
+    "campaign_not_published": (409, "a draft has not been published; there is nothing to end"),
+    "open_limit_reached": (409, "you already lead as many forming teams as this campaign allows"),
+    "join_limit_reached": (409, "you hold as many seats in this campaign as it allows"),
+    "allotment_sold_out": (409, "every seat of this campaign is taken"),
+    "team_full": (409, "the team is full"),
+    "already_joined": (409, "you already hold a seat in this team"),
+    "team_formed": (409, "the team has already formed"),
+    "team_closed": (409, "the team has closed"),
+    "team_expired": (409, "the team has expired"),
+    "seat_released": (409, "the seat was released before its order was placed"),
+    "no_solo_price": (409, "this campaign sells no solo purchase"),
+}
+ORDER_REFUSALS: errors.Refusals = {
+    "out_of_stock": (409, f"sku {EXAMPLE_IDS['sku']} has fewer than 1 in stock"),
+    "sku_not_sellable": (409, f"sku {EXAMPLE_IDS['sku']} is not on sale"),
+}
+
+
+def refusing(*codes: str) -> dict[int | str, dict[str, Any]]:
+    return errors.refusals(REFUSALS, *codes)
+
+
+def refusing_order(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """A route that places a retail order: also retail's refusals of it."""
+    return errors.refusals({**REFUSALS, **ORDER_REFUSALS}, *codes, *ORDER_REFUSALS)
+
+
+# joining by team id or by share code; a team that closed answers team_formed or team_closed
+JOIN_REFUSALS = (
+    "units_limit_exceeded",
+    "team_not_found",
+    "campaign_not_live",
+    "team_full",
+    "already_joined",
+    "join_limit_reached",
+    "allotment_sold_out",
+    "team_formed",
+    "team_closed",
+    "team_expired",
+)
 
 
 def money_or_none(value: money_pb2.Money) -> Money | None:
@@ -177,7 +243,21 @@ class Campaign(BaseModel):
 @router.post(
     "/campaigns",
     status_code=201,
-    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    responses={
+        **errors.NEEDS_ROLE,
+        **errors.WRITE,
+        **refusing(
+            "invalid_schedule",
+            "invalid_leader_price",
+            "invalid_solo_price",
+            "invalid_allotment",
+            "group_price_not_below_price",
+            "role_required",
+            "not_sku_owner",
+            "sku_not_sellable",
+            "sku_not_found",
+        ),
+    },
     summary="Create a 拼团 campaign for one of the caller's SKUs, as a draft or published (role brand or admin)",
     description="Prices must be below the SKU's price; terms are frozen once published.",
 )
@@ -208,7 +288,19 @@ async def create_campaign(body: NewCampaign, rpc: BrandOrAdmin) -> Campaign:
 
 @router.post(
     "/campaigns/{campaign_id}/publish",
-    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    responses={
+        **errors.NEEDS_ROLE,
+        **errors.WRITE,
+        # publishing checks the dates again: an end time passed since is the state's fault, a 409
+        **errors.refusals(
+            {**REFUSALS, "invalid_schedule": (409, "the campaign's end time has passed")},
+            "role_required",
+            "not_campaign_owner",
+            "campaign_not_found",
+            "campaign_not_draft",
+            "invalid_schedule",
+        ),
+    },
     summary="Publish a draft campaign: scheduled or live, terms frozen (role brand or admin: its owner)",
     description=(
         "A draft created without dates runs from now for 30 days; one whose end time has passed is a 409 "
@@ -222,7 +314,11 @@ async def publish_campaign(campaign_id: CampaignId, rpc: BrandOrAdmin) -> Campai
 
 @router.post(
     "/campaigns/{campaign_id}/end",
-    responses={**errors.NEEDS_ROLE, **errors.WRITE},
+    responses={
+        **errors.NEEDS_ROLE,
+        **errors.WRITE,
+        **refusing("role_required", "not_campaign_owner", "campaign_not_found", "campaign_not_published"),
+    },
     summary="End a campaign: no new teams or seats; forming teams run to their expiry (role brand or admin: its owner)",
     description="A draft has nothing to end: 409 `campaign_not_published`.",
 )
@@ -233,7 +329,7 @@ async def end_campaign(campaign_id: CampaignId, rpc: BrandOrAdmin) -> Campaign:
 
 @router.get(
     "/campaigns",
-    responses=errors.NEEDS_TOKEN,
+    responses={**errors.NEEDS_TOKEN, **refusing("invalid_cursor")},
     openapi_extra=OPTIONAL_TOKEN,
     summary="Campaigns, newest first (public; with a token also the caller's own drafts)",
 )
@@ -259,7 +355,7 @@ async def list_campaigns(
 
 @router.get(
     "/campaigns/{campaign_id}",
-    responses=errors.NEEDS_TOKEN,
+    responses={**errors.NEEDS_TOKEN, **refusing("campaign_not_found")},
     openapi_extra=OPTIONAL_TOKEN,
     summary="A campaign (public; a draft only with its owner's or an admin's token)",
 )
@@ -295,7 +391,10 @@ class Funnel(BaseModel):
 
 @router.get(
     "/campaigns/{campaign_id}/funnel",
-    responses=errors.NEEDS_ROLE,
+    responses={
+        **errors.NEEDS_ROLE,
+        **refusing("role_required", "not_campaign_owner", "campaign_not_found"),
+    },
     summary="A campaign's shares, opens, joins, paid and formed, and its top inviters (role brand or admin: its owner)",
 )
 async def get_campaign_funnel(
@@ -447,6 +546,7 @@ class SoloOrder(BaseModel):
 
 @router.get(
     "/campaigns/{campaign_id}/teams",
+    responses=refusing("campaign_not_found"),
     summary="A campaign's teams still forming, closest to forming first (public)",
     description=(
         "The top `limit` by seats taken, not pages: the ranking moves with every seat, so a cursor would "
@@ -466,7 +566,17 @@ async def list_joinable_teams(
 @router.post(
     "/campaigns/{campaign_id}/teams",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={
+        **errors.NEEDS_TOKEN,
+        **errors.WRITE,
+        **refusing(
+            "units_limit_exceeded",
+            "campaign_not_found",
+            "campaign_not_live",
+            "open_limit_reached",
+            "allotment_sold_out",
+        ),
+    },
     summary="Open a team as its leader, claiming seat 1 (authenticated)",
     description="The seat is held, not bought: order it next (`POST /groupbuy/teams/{team_id}/order`).",
 )
@@ -479,7 +589,17 @@ async def open_team(campaign_id: CampaignId, rpc: Authenticated, body: Units | N
 @router.post(
     "/campaigns/{campaign_id}/solo-order",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={
+        **errors.NEEDS_TOKEN,
+        **errors.WRITE,
+        **refusing_order(
+            "units_limit_exceeded",
+            "invalid_idempotency_key",
+            "campaign_not_found",
+            "campaign_not_live",
+            "no_solo_price",
+        ),
+    },
     summary="Buy alone at the campaign's solo price (authenticated; Idempotency-Key advised)",
     description="A campaign without a solo price answers 409.",
 )
@@ -494,7 +614,11 @@ async def place_solo_order(
 @router.post(
     "/teams/{team_id}/join",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={
+        **errors.NEEDS_TOKEN,
+        **errors.WRITE,
+        **refusing(*JOIN_REFUSALS),
+    },
     summary="Claim a seat in a team (authenticated)",
     description="A full team is a 409 `team_full`. The seat is held, not bought: order it next.",
 )
@@ -506,7 +630,11 @@ async def join_team(team_id: TeamId, rpc: Authenticated, body: Units | None = No
 @router.post(
     "/join",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={
+        **errors.NEEDS_TOKEN,
+        **errors.WRITE,
+        **refusing("share_code_not_found", *JOIN_REFUSALS),
+    },
     summary="Claim a seat in the team a share code points to, crediting its sharer (authenticated)",
 )
 async def join_team_by_code(body: JoinByCode, rpc: Authenticated) -> Seat:
@@ -518,7 +646,11 @@ async def join_team_by_code(body: JoinByCode, rpc: Authenticated) -> Seat:
 @router.post(
     "/teams/{team_id}/order",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={
+        **errors.NEEDS_TOKEN,
+        **errors.WRITE,
+        **refusing_order("seat_not_found", "team_formed", "team_closed", "team_expired", "seat_released"),
+    },
     summary="Order the caller's seat at the group (or leader) price, once (authenticated; Idempotency-Key advised)",
     description="Pay the seat's `order_id` like any order (`POST /orders/{order_id}/payments`).",
 )
@@ -529,7 +661,7 @@ async def place_seat_order(team_id: TeamId, rpc: Authenticated, _key: Idempotenc
 
 @router.post(
     "/teams/{team_id}/leave",
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **refusing("seat_not_found", "team_formed", "team_closed")},
     summary="Give up the caller's seat before the team forms; a paid seat is refunded (authenticated)",
 )
 async def leave_team(team_id: TeamId, rpc: Authenticated) -> Team:
@@ -539,7 +671,7 @@ async def leave_team(team_id: TeamId, rpc: Authenticated) -> Team:
 
 @router.get(
     "/teams/{team_id}",
-    responses=errors.NEEDS_TOKEN,
+    responses={**errors.NEEDS_TOKEN, **refusing("team_not_found")},
     summary="A team; its seats only for members, the campaign's owner and admins (authenticated)",
 )
 async def get_team(team_id: TeamId, rpc: Authenticated) -> Team:
@@ -549,7 +681,7 @@ async def get_team(team_id: TeamId, rpc: Authenticated) -> Team:
 
 @router.post(
     "/teams/{team_id}/share",
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **refusing("team_not_found", "team_formed", "team_closed")},
     summary="A share code for a team, crediting the caller with the joins it brings (authenticated)",
 )
 async def share_team(team_id: TeamId, rpc: Authenticated) -> TeamShare:
@@ -557,7 +689,11 @@ async def share_team(team_id: TeamId, rpc: Authenticated) -> TeamShare:
     return TeamShare(share_code=reply.share_code)
 
 
-@router.get("/me/seats", responses=errors.NEEDS_TOKEN, summary="The caller's seats, newest first (authenticated)")
+@router.get(
+    "/me/seats",
+    responses={**errors.NEEDS_TOKEN, **refusing("invalid_cursor")},
+    summary="The caller's seats, newest first (authenticated)",
+)
 async def list_my_seats(rpc: Authenticated, cursor: Cursor = None, limit: Limit = 20) -> Page[Seat]:
     reply = await rpc.groupbuy("ListMySeats", pb.ListMySeatsRequest(page=page_of(cursor, limit)))
     return Page[Seat](items=[Seat.from_pb(s) for s in reply.seats], next_cursor=reply.page.next_cursor or None)
@@ -577,7 +713,7 @@ class PaidOrder(BaseModel):
 
 @router.get(
     "/paid-orders/{order_id}",
-    responses=errors.NEEDS_TOKEN,
+    responses={**errors.NEEDS_TOKEN, **refusing("paid_order_not_found")},
     summary="What groupbuy recorded of a paid order (authenticated)",
 )
 async def get_paid_order(order_id: OrderId, rpc: Authenticated) -> PaidOrder:
