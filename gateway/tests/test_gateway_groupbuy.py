@@ -269,7 +269,7 @@ def test_open_a_team(client: TestClient, auth: Auth, plan: Plan) -> None:
         "quantity": 2,
         "order_id": None,
         "price": money(2 * GROUP_PRICE_FEN),
-        "hold_expires_at": "2025-01-31T08:15:00Z",
+        "hold_expires_at": "2025-01-31T08:30:00Z",
         "claimed_at": "2025-01-31T08:00:00Z",
         "paid_at": None,
     }

@@ -96,7 +96,15 @@ class NewBargainCampaign(RequestBody):
     )
     buy_rule: BuyRule = Field("any_price", description=BUY_RULES, examples=["any_price"])
     daily_help_limit: JsonInt | None = Field(
-        None, ge=1, le=100, description="Bargains one user may help per day (all campaigns). Default 3.", examples=[3]
+        None,
+        ge=1,
+        le=100,
+        description=(
+            "Each user has one count of helps per day (China's calendar day), shared by every campaign; a help on "
+            "this campaign's bargains is refused (409 `daily_help_limit_reached`) once that count has reached this "
+            "campaign's limit. A cut on one's own bargain is not counted. Default 3."
+        ),
+        examples=[3],
     )
     new_users_only: bool = Field(
         False, description="Only users who never helped or started a bargain may help.", examples=[False]
@@ -117,7 +125,14 @@ class BargainCampaign(BaseModel):
     helpers_needed: int = Field(..., examples=[5])
     expiry_hours: int = Field(..., examples=[24])
     buy_rule: str = Field(..., description=BUY_RULES, examples=["any_price"])
-    daily_help_limit: int = Field(..., description="0: the default (3).", examples=[3])
+    daily_help_limit: int = Field(
+        ...,
+        description=(
+            "A help on this campaign's bargains is refused once the helper's count of helps today, across all "
+            "campaigns, has reached this (the limit in force: 3 if the campaign was created without one)."
+        ),
+        examples=[3],
+    )
     new_users_only: bool = Field(..., examples=[False])
     new_user_bonus: bool = Field(..., examples=[True])
     status: str = Field(..., description="scheduled, live or ended.", examples=["live"])

@@ -189,9 +189,11 @@ class NewCampaign(RequestBody):
 
 
 class Limits(BaseModel):
-    teams_opened: int = Field(..., description="0: the default (1).", examples=[1])
-    teams_joined: int = Field(..., description="0: the default (3).", examples=[3])
-    units_per_order: int = Field(..., description="0: the default (1).", examples=[2])
+    """Per-user limits in force: the values the campaign was created with, defaults filled in."""
+
+    teams_opened: int = Field(..., description="Teams a user may lead at a time (still forming).", examples=[1])
+    teams_joined: int = Field(..., description="Seats a user may hold in this campaign.", examples=[3])
+    units_per_order: int = Field(..., description="Units per seat or solo order.", examples=[2])
 
 
 class Campaign(BaseModel):
@@ -439,7 +441,14 @@ class Seat(BaseModel):
         ..., description="Null until the seat is ordered (POST /groupbuy/teams/{id}/order).", examples=[None]
     )
     price: Money = Field(..., description="What the seat's order costs: group or leader price × quantity.")
-    hold_expires_at: datetime | None = Field(..., examples=["2025-01-31T08:15:00Z"])
+    hold_expires_at: datetime | None = Field(
+        ...,
+        description=(
+            "When a held seat is released unpaid: 30 minutes after its claim; once ordered, 40 minutes after the "
+            "order (retail cancels an unpaid order after 30, which releases the seat first). Null unless held."
+        ),
+        examples=["2025-01-31T08:30:00Z"],
+    )
     claimed_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
     paid_at: datetime | None = Field(..., examples=[None])
 
@@ -479,7 +488,11 @@ class Team(BaseModel):
         ..., description="Why a failed team failed: expired or leader_left; null otherwise.", examples=[None]
     )
     seats: list[Seat] = Field(
-        ..., description="The members' seats; empty unless the caller is a member, the campaign's owner or an admin."
+        ...,
+        description=(
+            "The seats held or paid, for a member (holding one now), the campaign's owner and admins; empty for "
+            "anyone else, and always empty in the joinable-teams list (`GET /groupbuy/campaigns/{id}/teams`)."
+        ),
     )
 
     @classmethod
