@@ -370,11 +370,25 @@ async def get_campaign(campaign_id: CampaignId, rpc: MaybeSignedIn) -> Campaign:
 
 
 class FunnelCounts(BaseModel):
-    shares: int = Field(..., examples=[120])
+    """In `totals`, the campaign's; in `inviters[]`, one inviter's: their own shares and opened teams,
+    and the joins their share codes brought."""
+
+    shares: int = Field(..., description="Share codes made.", examples=[120])
     opens: int = Field(..., description="Teams opened.", examples=[40])
-    joins: int = Field(..., description="Seats claimed by joining.", examples=[75])
-    paid: int = Field(..., description="Seats paid.", examples=[90])
-    formed: int = Field(..., description="Teams formed.", examples=[25])
+    joins: int = Field(
+        ..., description="Joins, one per person and team however often they left and joined again.", examples=[75]
+    )
+    paid: int = Field(
+        ..., description="Seats paid, one per person and team (per inviter: of the joins they brought).", examples=[90]
+    )
+    formed: int = Field(
+        ...,
+        description=(
+            "In `totals`, teams formed. Per inviter, the members they brought in whose team formed with them (their "
+            "seat paid and counted): members, not teams, so two invitees in one formed team count 2."
+        ),
+        examples=[25],
+    )
 
     @classmethod
     def from_pb(cls, counts: pb.FunnelCounts) -> FunnelCounts:
