@@ -160,7 +160,14 @@ class NewCampaign(RequestBody):
         None, ge=1, le=72, description="How long a team has to fill once its leader paid. Default 24.", examples=[24]
     )
     leader_price_fen: JsonInt | None = Field(
-        None, gt=0, le=MAX_FEN, description="团长价 for the team's leader; omit: the group price.", examples=[1290]
+        None,
+        gt=0,
+        le=MAX_FEN,
+        description=(
+            "团长价 for the seat that opens a team; a member who becomes leader later keeps the group price. "
+            "Omit: the group price."
+        ),
+        examples=[1290],
     )
     solo_price_fen: JsonInt | None = Field(
         None, gt=0, le=MAX_FEN, description="Sells alone at this price too; omit: no solo purchase.", examples=[1790]
@@ -201,7 +208,13 @@ class Campaign(BaseModel):
     owner_id: str = Field(..., examples=["u_42"])
     sku_id: str = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
     group_price: Money
-    leader_price: Money | None = Field(..., description="Null: the leader pays the group price.")
+    leader_price: Money | None = Field(
+        ...,
+        description=(
+            "团长价 of the seat that opened a team (fixed when it is claimed: a member who becomes leader later "
+            "keeps the group price). Null: the opener pays the group price too."
+        ),
+    )
     solo_price: Money | None = Field(..., description="Null: no solo purchase.")
     team_size: int = Field(..., examples=[3])
     expiry_hours: int = Field(..., examples=[24])
@@ -436,7 +449,14 @@ class Seat(BaseModel):
     campaign_id: str = Field(..., examples=["cmp_6650a1f2c3d4e5f6a7b8c9d6"])
     user_id: str = Field(..., examples=["u_42"])
     seat_no: int = Field(..., description="1..team_size; the leader's seat is the lowest held.", examples=[1])
-    leader: bool = Field(..., examples=[True])
+    leader: bool = Field(
+        ...,
+        description=(
+            "The seat's holder leads the team now (the team's leader_id: its opener, then, when the leader leaves, "
+            "the lowest seat still held). It does not set the price: see price."
+        ),
+        examples=[True],
+    )
     status: str = Field(
         ...,
         description=(
@@ -454,7 +474,13 @@ class Seat(BaseModel):
     order_id: str | None = Field(
         ..., description="Null until the seat is ordered (POST /groupbuy/teams/{id}/order).", examples=[None]
     )
-    price: Money = Field(..., description="What the seat's order costs: group or leader price × quantity.")
+    price: Money = Field(
+        ...,
+        description=(
+            "What the seat's order costs, × quantity: the leader price for the seat that opened the team (if the "
+            "campaign sets one), else the group price. Fixed when the seat is claimed."
+        ),
+    )
     hold_expires_at: datetime | None = Field(
         ...,
         description=(
@@ -494,7 +520,13 @@ class Team(BaseModel):
     seats_claimed: int = Field(..., description="Seats held or paid.", examples=[2])
     seats_paid: int = Field(..., examples=[1])
     expires_at: datetime | None = Field(
-        ..., description="Null until the leader's seat is paid.", examples=["2025-02-01T08:05:00Z"]
+        ...,
+        description=(
+            "When the team fails if still short: the campaign's expiry_hours after the seat of its leader at the "
+            "time is paid (a member who paid and then takes over the lead starts it, from their own payment). Null "
+            "until then; once set, it keeps running when the lead passes on, whether the new leader paid or not."
+        ),
+        examples=["2025-02-01T08:05:00Z"],
     )
     created_at: datetime | None = Field(..., examples=["2025-01-31T08:00:00Z"])
     virtually_filled: bool = Field(..., description="Formed at expiry by 模拟成团.", examples=[False])
@@ -678,7 +710,7 @@ async def join_team_by_code(body: JoinByCode, rpc: Authenticated) -> Seat:
         **errors.WRITE,
         **refusing_order("seat_not_found", "team_formed", "team_closed", "team_expired", "seat_released"),
     },
-    summary="Order the caller's seat at the group (or leader) price, once (authenticated; Idempotency-Key advised)",
+    summary="Order the caller's seat at its price (see Seat.price), once (authenticated; Idempotency-Key advised)",
     description="Pay the seat's `order_id` like any order (`POST /orders/{order_id}/payments`).",
 )
 async def place_seat_order(team_id: TeamId, rpc: Authenticated, _key: IdempotencyKey) -> Seat:
