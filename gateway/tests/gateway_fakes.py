@@ -551,7 +551,8 @@ class FakeGroupbuy(Fake, groupbuy_pb2_grpc.GroupbuyServiceServicer):
         paid = self._seat(request.team_id, "u_leader", 1)
         paid.status, paid.order_id = groupbuy_pb2.SEAT_STATUS_PAID, "ord_0"
         paid.paid_at.CopyFrom(ts(datetime(2025, 1, 31, 8, 5, tzinfo=UTC)))
-        team.seats.extend([paid, self._seat(request.team_id, md.get("x-user-id", ""), 2)])
+        if md.get("x-user-id"):  # groupbuy shows seats to members only (here: anyone signed in)
+            team.seats.extend([paid, self._seat(request.team_id, md.get("x-user-id", ""), 2)])
         return groupbuy_pb2.GetTeamResponse(team=team)
 
     def ListJoinableTeams(self, request, context):

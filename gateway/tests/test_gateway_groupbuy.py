@@ -425,11 +425,31 @@ def test_leave_read_and_share_a_team(client: TestClient, auth: Auth, plan: Plan)
         ("team_1", "u_m"),
         ("team_1", "u_m"),
     ]
-    for method, path in (("POST", "leave"), ("GET", ""), ("POST", "share")):
-        url = f"{API}/teams/team_1/{path}".rstrip("/")
-        assert error_of(client.request(method, url)) == (401, "missing_token"), url
+    for path in ("leave", "share"):
+        assert error_of(client.post(f"{API}/teams/team_1/{path}")) == (401, "missing_token"), path
     plan.fail("LeaveTeam", grpc.StatusCode.FAILED_PRECONDITION, "formed", "team_formed")
     assert error_of(client.post(f"{API}/teams/team_1/leave", headers=auth())) == (409, "team_formed")
+
+
+def test_a_shared_team_opens_without_a_token_and_without_its_seats(client: TestClient, auth: Auth, plan: Plan) -> None:
+    anonymous = client.get(f"{API}/teams/team_1")
+    assert anonymous.status_code == 200, anonymous.text
+    body = anonymous.json()
+    assert (body["id"], body["status"], body["seats_claimed"], body["seats_paid"]) == ("team_1", "forming", 2, 1)
+    assert (body["expires_at"], body["seats"]) == ("2025-02-01T08:05:00Z", [])
+    member = client.get(f"{API}/teams/team_1", headers=auth("u_m"))
+    assert [s["user_id"] for s in member.json()["seats"]] == ["u_leader", "u_m"]
+    calls = plan.calls_to("GetTeam")
+    assert "x-user-id" not in calls[0].metadata
+    assert calls[1].metadata["x-user-id"] == "u_m"
+    # a token that is sent must be valid
+    assert error_of(client.get(f"{API}/teams/team_1", headers={"Authorization": "Bearer not-a-jwt"})) == (
+        401,
+        "invalid_token",
+    )
+    assert len(plan.calls_to("GetTeam")) == 2
+    plan.fail("GetTeam", grpc.StatusCode.NOT_FOUND, "no such team", "team_not_found")
+    assert error_of(client.get(f"{API}/teams/team_0")) == (404, "team_not_found")
 
 
 def test_joinable_teams_are_public(client: TestClient, plan: Plan) -> None:

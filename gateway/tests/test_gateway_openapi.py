@@ -166,7 +166,11 @@ def test_idempotent_posts_document_the_header(spec: dict[str, Any]) -> None:
 
 
 def test_a_token_is_optional_where_the_route_reads_it_if_sent(spec: dict[str, Any]) -> None:
-    for path in ("/api/v1/groupbuy/campaigns", "/api/v1/groupbuy/campaigns/{campaign_id}"):
+    for path in (
+        "/api/v1/groupbuy/campaigns",
+        "/api/v1/groupbuy/campaigns/{campaign_id}",
+        "/api/v1/groupbuy/teams/{team_id}",
+    ):
         assert spec["paths"][path]["get"]["security"] == [{"bearerAuth": []}, {}], path
     assert "security" not in spec["paths"]["/api/v1/bargain/bargains/{bargain_id}"]["get"]
     assert {"groupbuy", "bargain"} <= {t["name"] for t in spec["tags"]}

@@ -353,7 +353,7 @@ NOT_OWNED = {
     "POST /groupbuy/campaigns/{campaign_id}/teams": "anyone signed in opens a team in a live campaign",
     "POST /groupbuy/campaigns/{campaign_id}/solo-order": "anyone signed in buys alone",
     "POST /groupbuy/teams/{team_id}/join": "anyone signed in joins a shared team",
-    "GET /groupbuy/teams/{team_id}": "shared: anyone signed in sees it, its seats only members (checked below)",
+    "GET /groupbuy/teams/{team_id}": "shared: anyone sees it, signed in or not; its seats only members (checked below)",
     "POST /groupbuy/teams/{team_id}/share": "the caller's own share code for a team anyone may join",
     "GET /bargain/campaigns/{campaign_id}": "public",
     "POST /bargain/campaigns/{campaign_id}/bargains": "anyone signed in starts their own bargain",
@@ -566,6 +566,10 @@ def test_each_party_gets_its_answer(api: httpx.Client, users: tuple[User, User],
     team = api.get(f"/groupbuy/teams/{world.ids['team_id']}", headers=owner).json()
     assert (team["status"], [s["user_id"] for s in team["seats"]]) == ("forming", [world.ids["owner_id"]])
     assert api.get(f"/groupbuy/teams/{world.ids['team_id']}", headers=world.parties["stranger"]).json()["seats"] == []
+    anonymous = api.get(f"/groupbuy/teams/{world.ids['team_id']}")  # a shared link opened before signing in
+    assert (anonymous.status_code, anonymous.json()["status"], anonymous.json()["seats"]) == (200, "forming", []), (
+        anonymous.text
+    )
     assert api.get(f"/bargain/bargains/{world.ids['bargain_id']}").json()["order_id"] is None
 
     for case in MATRIX:

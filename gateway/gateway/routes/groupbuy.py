@@ -731,9 +731,14 @@ async def leave_team(team_id: TeamId, rpc: Authenticated) -> Team:
 @router.get(
     "/teams/{team_id}",
     responses={**errors.NEEDS_TOKEN, **refusing("team_not_found")},
-    summary="A team; its seats only for members, the campaign's owner and admins (authenticated)",
+    openapi_extra=OPTIONAL_TOKEN,
+    summary="A team: what a shared link opens (public; seats only with a member's, the owner's or an admin's token)",
+    description=(
+        "Without a token, or with the token of anyone but a member, the campaign's owner or an admin, `seats` is "
+        "empty; the counts, the status and the clock are there for everyone."
+    ),
 )
-async def get_team(team_id: TeamId, rpc: Authenticated) -> Team:
+async def get_team(team_id: TeamId, rpc: MaybeSignedIn) -> Team:
     reply = await rpc.groupbuy("GetTeam", pb.GetTeamRequest(team_id=team_id))
     return Team.from_pb(reply.team)
 
