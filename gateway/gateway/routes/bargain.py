@@ -166,7 +166,6 @@ class BargainCampaign(BaseModel):
     status_code=201,
     responses={
         **errors.NEEDS_ROLE,
-        **errors.WRITE,
         **refusing(
             "invalid_floor_price",
             "floor_too_close",
@@ -316,7 +315,11 @@ async def get_bargain(bargain_id: BargainId, rpc: Public) -> Bargain:
         ),
     },
     summary="Cut a bargain's price once; the initiator may cut their own once too (authenticated)",
-    description="A second cut by the same user, or past the daily help limit, answers 409.",
+    description=(
+        "A second cut by the same user is a 409 `already_helped`, one past the helper's daily limit a 409 "
+        "`daily_help_limit_reached`; on a new-users-only campaign, a user who helped or started a bargain before "
+        "gets a 403 `not_allowed_to_help` (the initiator's own cut excepted)."
+    ),
 )
 async def help_bargain(bargain_id: BargainId, rpc: Authenticated) -> HelpOutcome:
     reply = await rpc.bargain("HelpBargain", pb.HelpBargainRequest(bargain_id=bargain_id))

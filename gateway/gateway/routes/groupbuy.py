@@ -260,7 +260,6 @@ class Campaign(BaseModel):
     status_code=201,
     responses={
         **errors.NEEDS_ROLE,
-        **errors.WRITE,
         **refusing(
             "invalid_schedule",
             "invalid_leader_price",
