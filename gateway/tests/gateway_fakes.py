@@ -614,7 +614,9 @@ class FakeBargain(Fake, groupbuy_pb2_grpc.BargainServiceServicer):
         return groupbuy_pb2.Bargain(
             id=bargain_id,
             campaign_id="bgc_1",
+            sku_id="sku_1",
             initiator_id=initiator_id,
+            buy_rule=groupbuy_pb2.BUY_RULE_FLOOR_ONLY,
             original_price=fen(BARGAIN_ORIGINAL_FEN),
             floor_price=fen(BARGAIN_FLOOR_FEN),
             current_price=fen(BARGAIN_ORIGINAL_FEN - BARGAIN_CUT_FEN * helps),
@@ -663,6 +665,19 @@ class FakeBargain(Fake, groupbuy_pb2_grpc.BargainServiceServicer):
     def GetBargainCampaign(self, request, context):
         self.enter("GetBargainCampaign", request, context)
         return groupbuy_pb2.GetBargainCampaignResponse(campaign=self._campaign(request.campaign_id))
+
+    def ListBargainCampaigns(self, request, context):
+        self.enter("ListBargainCampaigns", request, context)
+        more = "" if request.page.cursor else "YmdjXzE"
+        campaigns = [self._campaign("bgc_2"), self._campaign("bgc_1")]
+        return groupbuy_pb2.ListBargainCampaignsResponse(
+            campaigns=campaigns, page=page_pb2.PageResponse(next_cursor=more)
+        )
+
+    def ListMyBargains(self, request, context):
+        md = self.enter("ListMyBargains", request, context)
+        bargains = [self._bargain("brg_2", md.get("x-user-id", "")), self._bargain("brg_1", md.get("x-user-id", ""))]
+        return groupbuy_pb2.ListMyBargainsResponse(bargains=bargains, page=page_pb2.PageResponse(next_cursor=""))
 
     def StartBargain(self, request, context):
         md = self.enter("StartBargain", request, context)

@@ -319,6 +319,8 @@ ACCESS = {
     ("GET", "/api/v1/groupbuy/me/seats"): "authenticated",
     ("GET", "/api/v1/groupbuy/paid-orders/{order_id}"): "authenticated",
     ("POST", "/api/v1/bargain/campaigns"): "role_brand_or_admin",
+    ("GET", "/api/v1/bargain/campaigns"): "public",
+    ("GET", "/api/v1/bargain/me/bargains"): "authenticated",
     ("GET", "/api/v1/bargain/campaigns/{campaign_id}"): "public",
     ("POST", "/api/v1/bargain/campaigns/{campaign_id}/bargains"): "authenticated",
     ("GET", "/api/v1/bargain/bargains/{bargain_id}"): "public",

@@ -148,7 +148,9 @@ def test_campaigns_and_bargains_are_public_to_read(client: TestClient, plan: Pla
     assert bargain.json() == {
         "id": "bgn_7",
         "campaign_id": "bgc_1",
+        "sku_id": "sku_1",
         "initiator_id": "u_init",
+        "buy_rule": "floor_only",
         "original_price": money(BARGAIN_ORIGINAL_FEN),
         "floor_price": money(BARGAIN_FLOOR_FEN),
         "current_price": money(BARGAIN_ORIGINAL_FEN - 2 * BARGAIN_CUT_FEN),
@@ -165,6 +167,29 @@ def test_campaigns_and_bargains_are_public_to_read(client: TestClient, plan: Pla
     plan.fail("GetBargain", grpc.StatusCode.NOT_FOUND, "no such bargain", "bargain_not_found")
     assert error_of(client.get(f"{API}/bargains/bgn_0")) == (404, "bargain_not_found")
     assert error_of(client.get(f"{API}/bargains/bgn.7")) == (422, "validation_failed")
+
+
+def test_campaigns_are_listed_for_anyone(client: TestClient, plan: Plan) -> None:
+    first = client.get(f"{API}/campaigns", params={"sku_id": "sku_1", "status": "live", "limit": 2})
+    assert first.status_code == 200, first.text
+    assert ([c["id"] for c in first.json()["items"]], first.json()["next_cursor"]) == (["bgc_2", "bgc_1"], "YmdjXzE")
+    assert client.get(f"{API}/campaigns", params={"cursor": "YmdjXzE"}).json()["next_cursor"] is None
+    sent = [(c.request.sku_id, c.request.status, c.request.page.cursor) for c in plan.calls_to("ListBargainCampaigns")]
+    assert sent == [
+        ("sku_1", groupbuy_pb2.CAMPAIGN_STATUS_LIVE, ""),
+        ("", groupbuy_pb2.CAMPAIGN_STATUS_UNSPECIFIED, "YmdjXzE"),
+    ]
+    assert all("x-user-id" not in c.metadata for c in plan.calls_to("ListBargainCampaigns"))
+    assert error_of(client.get(f"{API}/campaigns", params={"status": "draft"})) == (422, "validation_failed")
+
+
+def test_my_bargains_are_the_callers(client: TestClient, auth: Auth, plan: Plan) -> None:
+    mine = client.get(f"{API}/me/bargains", headers=auth("u_init"), params={"limit": 5})
+    assert mine.status_code == 200, mine.text
+    assert [(b["id"], b["initiator_id"]) for b in mine.json()["items"]] == [("brg_2", "u_init"), ("brg_1", "u_init")]
+    (call,) = plan.calls_to("ListMyBargains")
+    assert (call.metadata["x-user-id"], call.request.page.limit) == ("u_init", 5)
+    assert error_of(client.get(f"{API}/me/bargains")) == (401, "missing_token")
 
 
 def test_start_a_bargain(client: TestClient, auth: Auth, plan: Plan) -> None:

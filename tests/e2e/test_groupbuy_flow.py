@@ -127,6 +127,13 @@ def test_friends_cut_a_bargain_to_its_floor_and_the_initiator_buys_it_there(api:
     campaign = ok(api.post("/bargain/campaigns", json=terms, headers=brand), 201)
 
     bargain = ok(api.post(f"/bargain/campaigns/{campaign['id']}/bargains", headers=initiator), 201)
+    again = api.post(f"/bargain/campaigns/{campaign['id']}/bargains", headers=initiator)
+    refused(again, 409, "already_started")
+    assert again.json()["details"] == {"bargain_id": bargain["id"]}  # where a reloaded page finds it again
+    listed = ok(api.get("/bargain/campaigns", params={"sku_id": sku["id"], "status": "live"}))["items"]
+    assert [c["id"] for c in listed] == [campaign["id"]]
+    assert [b["id"] for b in ok(api.get("/bargain/me/bargains", headers=initiator))["items"]] == [bargain["id"]]
+    assert ok(api.get("/bargain/me/bargains", headers=friends[0]))["items"] == []
     refused(api.post(f"/bargain/bargains/{bargain['id']}/order", headers=initiator), 409, "floor_not_reached")
     refused(api.post(f"/bargain/bargains/{bargain['id']}/order", headers=friends[0]), 403, "not_initiator")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from gateway import errors
@@ -17,7 +17,7 @@ from gateway.auth import Role, authenticated, public, role
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.routes.groupbuy import ORDER_REFUSALS
+from gateway.routes.groupbuy import CAMPAIGN_STATUS, ORDER_REFUSALS
 from gateway.routes.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from gateway.schemas import (
     EXAMPLE_IDS,
@@ -31,6 +31,7 @@ from gateway.schemas import (
     enum_label,
     page_of,
     path_id,
+    query_id,
     timestamp_of,
 )
 from mallkit.protos import datetime_of
@@ -43,6 +44,8 @@ Authenticated = Annotated[Rpc, Depends(authenticated)]
 BrandOrAdmin = Annotated[Rpc, Depends(role(Role.BRAND, Role.ADMIN))]
 CampaignId = Annotated[str, path_id("bgc")]
 BargainId = Annotated[str, path_id("brg")]
+SkuFilter = Annotated[str | None, query_id("sku")]
+CampaignStatus = Literal["scheduled", "live", "ended"]
 
 BuyRule = Literal["any_price", "floor_only"]
 BUY_RULE = {"any_price": pb.BUY_RULE_ANY_PRICE, "floor_only": pb.BUY_RULE_FLOOR_ONLY}
@@ -198,6 +201,32 @@ async def create_bargain_campaign(body: NewBargainCampaign, rpc: BrandOrAdmin) -
 
 
 @router.get(
+    "/campaigns",
+    responses=refusing("invalid_cursor"),
+    summary="砍价 campaigns, newest first (public)",
+    description="Every campaign is shown: there are no drafts; filter by SKU and by status.",
+)
+async def list_bargain_campaigns(
+    rpc: Public,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+    sku_id: SkuFilter = None,
+    status: Annotated[
+        CampaignStatus | None, Query(description="Only campaigns in this state.", examples=["live"])
+    ] = None,
+) -> Page[BargainCampaign]:
+    request = pb.ListBargainCampaignsRequest(
+        page=page_of(cursor, limit),
+        sku_id=sku_id or "",
+        status=CAMPAIGN_STATUS[status] if status else pb.CAMPAIGN_STATUS_UNSPECIFIED,
+    )
+    reply = await rpc.bargain("ListBargainCampaigns", request)
+    return Page[BargainCampaign](
+        items=[BargainCampaign.from_pb(c) for c in reply.campaigns], next_cursor=reply.page.next_cursor or None
+    )
+
+
+@router.get(
     "/campaigns/{campaign_id}", responses=refusing("bargain_campaign_not_found"), summary="A 砍价 campaign (public)"
 )
 async def get_bargain_campaign(campaign_id: CampaignId, rpc: Public) -> BargainCampaign:
@@ -211,7 +240,11 @@ async def get_bargain_campaign(campaign_id: CampaignId, rpc: Public) -> BargainC
 class Bargain(BaseModel):
     id: str = Field(..., examples=["brg_6650a1f2c3d4e5f6a7b8c9e6"])
     campaign_id: str = Field(..., examples=["bgc_6650a1f2c3d4e5f6a7b8c9e5"])
+    sku_id: str = Field(..., examples=["sku_6650a1f2c3d4e5f6a7b8c9d1"])
     initiator_id: str = Field(..., examples=["u_42"])
+    buy_rule: str = Field(
+        ..., description=f"The campaign's, when the bargain started: {BUY_RULES}", examples=["any_price"]
+    )
     original_price: Money
     floor_price: Money
     current_price: Money = Field(..., description="What the initiator would pay now.")
@@ -231,7 +264,9 @@ class Bargain(BaseModel):
         return cls(
             id=bargain.id,
             campaign_id=bargain.campaign_id,
+            sku_id=bargain.sku_id,
             initiator_id=bargain.initiator_id,
+            buy_rule=enum_label(bargain, "buy_rule", "BUY_RULE_"),
             original_price=Money.from_pb(bargain.original_price),
             floor_price=Money.from_pb(bargain.floor_price),
             current_price=Money.from_pb(bargain.current_price),
@@ -287,6 +322,16 @@ class BargainPurchase(BaseModel):
 async def start_bargain(campaign_id: CampaignId, rpc: Authenticated) -> Bargain:
     reply = await rpc.bargain("StartBargain", pb.StartBargainRequest(campaign_id=campaign_id))
     return Bargain.from_pb(reply.bargain)
+
+
+@router.get(
+    "/me/bargains",
+    responses={**errors.NEEDS_TOKEN, **refusing("invalid_cursor")},
+    summary="The caller's bargains, newest first, whatever became of them (authenticated)",
+)
+async def list_my_bargains(rpc: Authenticated, cursor: Cursor = None, limit: Limit = 20) -> Page[Bargain]:
+    reply = await rpc.bargain("ListMyBargains", pb.ListMyBargainsRequest(page=page_of(cursor, limit)))
+    return Page[Bargain](items=[Bargain.from_pb(b) for b in reply.bargains], next_cursor=reply.page.next_cursor or None)
 
 
 @router.get(
