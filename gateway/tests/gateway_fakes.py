@@ -455,6 +455,7 @@ class FakeGroupbuy(Fake, groupbuy_pb2_grpc.GroupbuyServiceServicer):
             seat_no=seat_no,
             leader=seat_no == 1,
             status=groupbuy_pb2.SEAT_STATUS_HELD,
+            team_status=groupbuy_pb2.TEAM_STATUS_FORMING,
             quantity=quantity,
             price=fen(GROUP_PRICE_FEN * quantity),
             hold_expires_at=ts(HOLD_EXPIRES_AT),

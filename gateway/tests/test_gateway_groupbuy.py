@@ -266,6 +266,7 @@ def test_open_a_team(client: TestClient, auth: Auth, plan: Plan) -> None:
         "leader": True,
         "status": "held",
         "release_reason": None,
+        "team_status": "forming",
         "quantity": 2,
         "order_id": None,
         "price": money(2 * GROUP_PRICE_FEN),

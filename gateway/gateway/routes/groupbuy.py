@@ -469,6 +469,7 @@ class Seat(BaseModel):
         description="For a released seat: left, hold_expired, order_cancelled or team_closed.",
         examples=[None],
     )
+    team_status: str = Field(..., description="The seat's team's: forming, formed or failed.", examples=["forming"])
     quantity: int = Field(..., examples=[1])
     order_id: str | None = Field(
         ..., description="Null until the seat is ordered (POST /groupbuy/teams/{id}/order).", examples=[None]
@@ -501,6 +502,7 @@ class Seat(BaseModel):
             leader=seat.leader,
             status=enum_label(seat, "status", "SEAT_STATUS_"),
             release_reason=seat.release_reason or None,
+            team_status=enum_label(seat, "team_status", "TEAM_STATUS_"),
             quantity=seat.quantity,
             order_id=seat.order_id or None,
             price=Money.from_pb(seat.price),

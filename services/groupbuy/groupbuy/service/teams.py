@@ -356,10 +356,10 @@ def _claimed_counts(team_ids: list[str]) -> dict[str, int]:
     return counts
 
 
-def leaders_of(seats: list[Seat]) -> dict[str, str]:
-    """The current leader of each seat's team, by team id."""
+def teams_of(seats: list[Seat]) -> dict[str, Team]:
+    """Each seat's team (its leader and status only), by team id."""
     team_ids = list({s.team_id for s in seats})
-    return {t.id: t.leader_id for t in Team.objects(id__in=team_ids).only("leader_id")}
+    return {t.id: t for t in Team.objects(id__in=team_ids).only("leader_id", "status")}
 
 
 def list_my_seats(cursor: str, limit: int) -> tuple[list[Seat], str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from groupbuy.documents import Campaign, PaidOrder, Seat
+from groupbuy.documents import Campaign, PaidOrder, Seat, Team
 from groupbuy.domain.campaigns import CampaignStatus, CampaignTerms, UserLimits
 from groupbuy.domain.teams import SeatStatus, TeamStatus
 from groupbuy.retail import Retail
@@ -62,13 +62,14 @@ def campaign_pb(campaign: Campaign, gate: SeatGate | None = None) -> pb.Campaign
     )
 
 
-def seat_pb(seat: Seat, leader_id: str) -> pb.Seat:
+def seat_pb(seat: Seat, team: Team) -> pb.Seat:
+    """`team`: the seat's, with its current leader and status."""
     return pb.Seat(
         team_id=seat.team_id,
         campaign_id=seat.campaign_id,
         user_id=seat.user_id,
         seat_no=seat.seat_no,
-        leader=seat.status != SeatStatus.RELEASED and seat.user_id == leader_id,
+        leader=seat.status != SeatStatus.RELEASED and seat.user_id == team.leader_id,
         status=SEAT_STATUS.get(seat.status, pb.SEAT_STATUS_UNSPECIFIED),
         quantity=seat.quantity,
         order_id=seat.order_id,
@@ -77,6 +78,7 @@ def seat_pb(seat: Seat, leader_id: str) -> pb.Seat:
         claimed_at=timestamp(seat.claimed_at),
         paid_at=timestamp(seat.paid_at),
         release_reason=seat.release_reason if seat.status == SeatStatus.RELEASED else "",
+        team_status=TEAM_STATUS[team.status],
     )
 
 
@@ -94,7 +96,7 @@ def team_pb(view: TeamView) -> pb.Team:
         created_at=timestamp(team.created_at),
         virtually_filled=team.virtually_filled,
         failure_reason=team.failure_reason,
-        seats=[seat_pb(s, team.leader_id) for s in view.seats],
+        seats=[seat_pb(s, team) for s in view.seats],
     )
 
 
@@ -165,16 +167,18 @@ class GroupbuyServicer(pb_grpc.GroupbuyServiceServicer):
     def OpenTeam(self, request, context):
         team, seat = teams.open_team(self.gate, request.campaign_id, request.quantity)
         self.relay.nudge(team, seat)
-        return pb.OpenTeamResponse(team=team_pb(TeamView(team, [seat], 1)), seat=seat_pb(seat, team.leader_id))
+        return pb.OpenTeamResponse(team=team_pb(TeamView(team, [seat], 1)), seat=seat_pb(seat, team))
 
     def JoinTeam(self, request, context):
         seat = teams.join_team(self.gate, request.team_id, request.share_code, request.quantity)
         self.relay.nudge(seat)
-        return pb.JoinTeamResponse(seat=seat_pb(seat, leader_id=""))  # a joiner does not lead
+        # granted only in a forming team, and a joiner does not lead: no need to read the team
+        joined = Team(id=seat.team_id, leader_id="", status=TeamStatus.FORMING)
+        return pb.JoinTeamResponse(seat=seat_pb(seat, joined))
 
     def PlaceSeatOrder(self, request, context):
         seat = teams.place_seat_order(self.retail, request.team_id)
-        return pb.PlaceSeatOrderResponse(seat=seat_pb(seat, teams.leaders_of([seat])[seat.team_id]))
+        return pb.PlaceSeatOrderResponse(seat=seat_pb(seat, teams.teams_of([seat])[seat.team_id]))
 
     def LeaveTeam(self, request, context):
         team = teams.leave_team(self.gate, request.team_id)
@@ -190,8 +194,8 @@ class GroupbuyServicer(pb_grpc.GroupbuyServiceServicer):
 
     def ListMySeats(self, request, context):
         found, cursor = teams.list_my_seats(request.page.cursor, request.page.limit)
-        leaders = teams.leaders_of(found)
-        seats = [seat_pb(s, leaders.get(s.team_id, "")) for s in found]
+        of = teams.teams_of(found)
+        seats = [seat_pb(s, of[s.team_id]) for s in found]
         return pb.ListMySeatsResponse(seats=seats, page=page_pb2.PageResponse(next_cursor=cursor))
 
     def ShareTeam(self, request, context):

@@ -105,6 +105,7 @@ def test_a_team_through_the_api_members_see_seats_others_see_the_team(stub, fake
     team_id = opened.team.id
     joined = stub.JoinTeam(pb.JoinTeamRequest(team_id=team_id), metadata=user_("u_a"), timeout=10).seat
     assert (joined.seat_no, joined.leader, joined.hold_expires_at.seconds > 0) == (2, False, True)
+    assert joined.team_status == pb.TEAM_STATUS_FORMING
     ordered = stub.PlaceSeatOrder(pb.PlaceSeatOrderRequest(team_id=team_id), metadata=user_("u_a"), timeout=10).seat
     assert ordered.order_id and [c.service for c in fake_retail.callers[-1:]] == ["groupbuy"]
 
@@ -115,7 +116,9 @@ def test_a_team_through_the_api_members_see_seats_others_see_the_team(stub, fake
     stranger = stub.GetTeam(pb.GetTeamRequest(team_id=team_id), metadata=user_("u_x"), timeout=10).team
     assert (list(stranger.seats), stranger.seats_claimed) == ([], 2)
     mine = stub.ListMySeats(pb.ListMySeatsRequest(), metadata=user_("u_a"), timeout=10).seats
-    assert [(s.team_id, s.order_id) for s in mine] == [(team_id, ordered.order_id)]
+    assert [(s.team_id, s.order_id, s.team_status) for s in mine] == [
+        (team_id, ordered.order_id, pb.TEAM_STATUS_FORMING)
+    ]
 
     full = pb.JoinTeamRequest(team_id=team_id)
     assert refusal(stub.JoinTeam, full, user_("u_b")) == (grpc.StatusCode.FAILED_PRECONDITION, "team_full")
@@ -133,3 +136,6 @@ def test_a_team_through_the_api_members_see_seats_others_see_the_team(stub, fake
     stub.LeaveTeam(pb.LeaveTeamRequest(team_id=team_id), metadata=user_("u_a"), timeout=10)
     [left] = stub.ListMySeats(pb.ListMySeatsRequest(), metadata=user_("u_a"), timeout=10).seats
     assert (left.status, left.release_reason, left.leader) == (pb.SEAT_STATUS_RELEASED, "left", False)
+    stub.LeaveTeam(pb.LeaveTeamRequest(team_id=team_id), metadata=user_("u_lead"), timeout=10)  # alone: it fails
+    [gone] = stub.ListMySeats(pb.ListMySeatsRequest(), metadata=user_("u_lead"), timeout=10).seats
+    assert (gone.status, gone.team_status) == (pb.SEAT_STATUS_RELEASED, pb.TEAM_STATUS_FAILED)
