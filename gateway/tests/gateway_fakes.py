@@ -570,6 +570,10 @@ class FakeGroupbuy(Fake, groupbuy_pb2_grpc.GroupbuyServiceServicer):
         self.enter("ShareTeam", request, context)
         return groupbuy_pb2.ShareTeamResponse(share_code=GROUP_SHARE_CODE)
 
+    def GetShare(self, request, context):
+        self.enter("GetShare", request, context)
+        return groupbuy_pb2.GetShareResponse(team=self._team("team_1", "u_leader", 2), sharer_id="u_sharer")
+
     def PlaceSoloOrder(self, request, context):
         self.enter("PlaceSoloOrder", request, context)
         price = fen(SOLO_PRICE_FEN * (request.quantity or 1))

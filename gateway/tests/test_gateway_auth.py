@@ -315,6 +315,7 @@ ACCESS = {
     ("POST", "/api/v1/groupbuy/teams/{team_id}/order"): "authenticated",
     ("POST", "/api/v1/groupbuy/teams/{team_id}/leave"): "authenticated",
     ("GET", "/api/v1/groupbuy/teams/{team_id}"): "optionally_authenticated",
+    ("GET", "/api/v1/groupbuy/shares/{share_code}"): "optionally_authenticated",
     ("POST", "/api/v1/groupbuy/teams/{team_id}/share"): "authenticated",
     ("GET", "/api/v1/groupbuy/me/seats"): "authenticated",
     ("GET", "/api/v1/groupbuy/paid-orders/{order_id}"): "authenticated",

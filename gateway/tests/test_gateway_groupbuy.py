@@ -453,6 +453,19 @@ def test_a_shared_team_opens_without_a_token_and_without_its_seats(client: TestC
     assert error_of(client.get(f"{API}/teams/team_0")) == (404, "team_not_found")
 
 
+def test_a_share_code_opens_its_team_and_names_its_sharer(client: TestClient, auth: Auth, plan: Plan) -> None:
+    opened = client.get(f"{API}/shares/sh6650a1f2c3d4e5f6")
+    assert opened.status_code == 200, opened.text
+    assert (opened.json()["team"]["id"], opened.json()["sharer_id"]) == ("team_1", "u_sharer")
+    client.get(f"{API}/shares/sh6650a1f2c3d4e5f6", headers=auth("u_m"))
+    calls = plan.calls_to("GetShare")
+    assert [c.request.share_code for c in calls] == ["sh6650a1f2c3d4e5f6"] * 2
+    assert ("x-user-id" in calls[0].metadata, calls[1].metadata["x-user-id"]) == (False, "u_m")
+    assert error_of(client.get(f"{API}/shares/sh-1")) == (422, "validation_failed")
+    plan.fail("GetShare", grpc.StatusCode.NOT_FOUND, "no such share code", "share_code_not_found")
+    assert error_of(client.get(f"{API}/shares/shnope")) == (404, "share_code_not_found")
+
+
 def test_joinable_teams_are_public(client: TestClient, plan: Plan) -> None:
     listed = client.get(f"{API}/campaigns/cmp_1/teams", params={"limit": 5})
     assert listed.status_code == 200, listed.text

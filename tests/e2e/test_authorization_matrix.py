@@ -355,6 +355,7 @@ NOT_OWNED = {
     "POST /groupbuy/teams/{team_id}/join": "anyone signed in joins a shared team",
     "GET /groupbuy/teams/{team_id}": "shared: anyone sees it, signed in or not; its seats only members (checked below)",
     "POST /groupbuy/teams/{team_id}/share": "the caller's own share code for a team anyone may join",
+    "GET /groupbuy/shares/{share_code}": "what a shared link opens, as GET /groupbuy/teams/{team_id}",
     "GET /bargain/campaigns": "public; sku_id filters (a bargain campaign has no draft)",
     "GET /bargain/campaigns/{campaign_id}": "public",
     "POST /bargain/campaigns/{campaign_id}/bargains": "anyone signed in starts their own bargain",

@@ -71,6 +71,12 @@ def test_a_shared_team_forms_when_both_seats_are_paid_and_only_then_ships(api: h
     )
     refused(api.post(f"/groupbuy/campaigns/{campaign['id']}/teams", headers=leader), 409, "open_limit_reached")
     code = ok(api.post(f"/groupbuy/teams/{team_id}/share", headers=leader))["share_code"]
+    landing = ok(api.get(f"/groupbuy/shares/{code}"))  # the page the link opens, before signing in
+    assert (landing["team"]["id"], landing["team"]["seats"], landing["sharer_id"]) == (
+        team_id,
+        [],
+        f"u_gb_leader_{tag}",
+    )
     seat = ok(api.post("/groupbuy/join", json={"share_code": code}, headers=friend), 201)
     assert (seat["seat_no"], seat["price"]["fen"]) == (2, GROUP_PRICE_FEN)
     refused(api.post(f"/groupbuy/teams/{team_id}/join", headers=friend), 409, "already_joined")

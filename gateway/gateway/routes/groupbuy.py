@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from gateway import errors
@@ -57,7 +57,8 @@ CAMPAIGN_STATUS = {
     "ended": pb.CAMPAIGN_STATUS_ENDED,
 }
 SHARE_CODE_REGEX = r"^[A-Za-z0-9]+$"
-SHARE_CODE_EXAMPLE = "G7K2QX9P"
+SHARE_CODE_EXAMPLE = "sh6650a1f2c3d4e5f6"  # "sh" and 16 hex digits, as groupbuy makes them
+ShareCode = Annotated[str, Path(min_length=1, max_length=32, pattern=SHARE_CODE_REGEX, examples=[SHARE_CODE_EXAMPLE])]
 MAX_UNITS = 100  # units per order: the most a campaign's limit may allow
 
 
@@ -597,6 +598,11 @@ class TeamShare(BaseModel):
     )
 
 
+class SharedTeam(BaseModel):
+    team: Team
+    sharer_id: str = Field(..., description="Who shared it: joining through the code credits them.", examples=["u_42"])
+
+
 class SoloOrder(BaseModel):
     order_id: str = Field(
         ..., description="A retail order to pay like any other.", examples=["ord_6650a1f2c3d4e5f6a7b8c9d4"]
@@ -752,6 +758,18 @@ async def get_team(team_id: TeamId, rpc: MaybeSignedIn) -> Team:
 async def share_team(team_id: TeamId, rpc: Authenticated) -> TeamShare:
     reply = await rpc.groupbuy("ShareTeam", pb.ShareTeamRequest(team_id=team_id))
     return TeamShare(share_code=reply.share_code)
+
+
+@router.get(
+    "/shares/{share_code}",
+    responses={**errors.NEEDS_TOKEN, **refusing("share_code_not_found")},
+    openapi_extra=OPTIONAL_TOKEN,
+    summary="What a share code opens: its team and who shared it (public; seats as for GET /teams/{team_id})",
+    description="For a landing page opened from a shared link before anyone joins (`POST /groupbuy/join`).",
+)
+async def get_share(share_code: ShareCode, rpc: MaybeSignedIn) -> SharedTeam:
+    reply = await rpc.groupbuy("GetShare", pb.GetShareRequest(share_code=share_code))
+    return SharedTeam(team=Team.from_pb(reply.team), sharer_id=reply.sharer_id)
 
 
 @router.get(

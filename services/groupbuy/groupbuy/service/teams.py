@@ -197,9 +197,7 @@ def join_team(gate: SeatGate, team_id: str, share_code: str, quantity: int) -> S
     if bool(team_id) == bool(share_code):
         raise InvalidArgument("give exactly one of team_id and share_code", "team_or_share_code")
     if share_code:
-        share = Share.objects(id=share_code).first() if ids.is_valid(share_code) else None
-        if share is None:
-            raise NotFound("no such share code", "share_code_not_found")
+        share = get_share(share_code)
         team_id, inviter = share.team_id, share.sharer_id if share.sharer_id != who.user_id else ""
     campaign_id = _campaign_of(team_id)
     campaign = _live_campaign(campaign_id)
@@ -310,6 +308,14 @@ def share_team(team_id: str) -> str:
     except me.NotUniqueError:
         share = Share.objects.get(team_id=team.id, sharer_id=who.user_id)
     return share.id
+
+
+def get_share(share_code: str) -> Share:
+    """Public: what a shared link's code stands for (its team and sharer)."""
+    share = Share.objects(id=share_code).first() if ids.is_valid(share_code) else None
+    if share is None:
+        raise NotFound("no such share code", "share_code_not_found")
+    return share
 
 
 def _sees_seats(team: Team, seats: list[Seat]) -> bool:

@@ -201,6 +201,10 @@ class GroupbuyServicer(pb_grpc.GroupbuyServiceServicer):
     def ShareTeam(self, request, context):
         return pb.ShareTeamResponse(share_code=teams.share_team(request.team_id))
 
+    def GetShare(self, request, context):
+        share = teams.get_share(request.share_code)
+        return pb.GetShareResponse(team=team_pb(teams.get_team(share.team_id)), sharer_id=share.sharer_id)
+
     def PlaceSoloOrder(self, request, context):
         order_id, total_fen = teams.place_solo_order(
             self.retail, request.campaign_id, request.quantity, request.idempotency_key

@@ -15,6 +15,7 @@ from groupbuy.domain.campaigns import CampaignTerms, UserLimits
 from groupbuy.domain.teams import SeatKind
 from groupbuy.service import campaigns, funnel, gate_sync, team_life, teams
 from groupbuy.service.seat_gate import SeatGate
+from mallkit import context
 from mallkit.clock import frozen_at, now
 from mallkit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
@@ -292,6 +293,11 @@ def test_share_codes_credit_the_sharer_in_the_funnel(mongo_db, gate, fake_retail
             teams.leave_team(gate, team.id)
     seat = join_as(gate, "u_a", share_code=code)
     assert seat.inviter_id == "u_lead"
+    with as_user(context.ANONYMOUS):  # what the shared link opens, before anyone signs in
+        share = teams.get_share(code)
+        assert (share.team_id, share.sharer_id) == (team.id, "u_lead")
+        assert refusal(teams.get_share, "sh0000000000000000") == "share_code_not_found"
+        assert refusal(teams.get_share, "not a code") == "share_code_not_found"
     pay(gate, fake_retail, "u_lead", team.id)
     pay(gate, fake_retail, "u_a", team.id)
     with as_user(BRAND):
