@@ -89,6 +89,9 @@ class KitInterceptor(grpc.ServerInterceptor):
 
 
 STORE_MESSAGE = "a data store of the service is unavailable; retry shortly"
+# gRPC clients refuse metadata past 8 KiB (some calls) and 16 KiB (all) as RESOURCE_EXHAUSTED, which would
+# turn a refusal into "too many requests": details are a few ids, never that much.
+MAX_DETAILS_CHARS = 1024
 
 
 def _abort(
@@ -96,7 +99,11 @@ def _abort(
 ) -> None:
     trailers = [(ERROR_CODE_TRAILER, code), (context.REQUEST_ID, rid)]
     if details:  # ASCII JSON: metadata values must be printable ASCII
-        trailers.append((ERROR_DETAILS_TRAILER, json.dumps(details, separators=(",", ":"))))
+        encoded = json.dumps(details, separators=(",", ":"))
+        if len(encoded) <= MAX_DETAILS_CHARS:
+            trailers.append((ERROR_DETAILS_TRAILER, encoded))
+        else:
+            log.warning("details of %s left out: %d characters", code, len(encoded))
     ctx.set_trailing_metadata(tuple(trailers))
     ctx.abort(status, message)
 

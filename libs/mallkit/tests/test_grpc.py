@@ -45,6 +45,8 @@ class FakeRetail(pb_grpc.RetailServiceServicer):
         self.seen_time_left.append(None if until is None else until - time.monotonic())
         if request.brand_id == "missing":
             raise errors.NotFound("no such brand", "brand_not_found")
+        if request.brand_id == "chatty":  # details past what gRPC clients accept in metadata
+            raise errors.AlreadyExists("you have a brand", "brand_exists", {"note": "x" * 20_000})
         if request.brand_id == "taken":
             raise errors.AlreadyExists("you have a brand", "brand_exists", {"brand_id": "brand_1", "brands": 1})
         if request.brand_id == "boom":
@@ -101,6 +103,14 @@ def test_domain_errors_become_statuses_with_a_code_trailer(server):
         with pytest.raises(grpc.RpcError) as err:
             stub.GetBrand(pb.GetBrandRequest(brand_id="taken"), timeout=2)
         assert ("error-details", '{"brand_id":"brand_1","brands":1}') in err.value.trailing_metadata()
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetBrand(pb.GetBrandRequest(brand_id="chatty"), timeout=2)
+        trailers = dict(err.value.trailing_metadata())
+        assert (err.value.code(), trailers["error-code"], "error-details" in trailers) == (
+            grpc.StatusCode.ALREADY_EXISTS,  # not RESOURCE_EXHAUSTED: the details were left out
+            "brand_exists",
+            False,
+        )
         with pytest.raises(grpc.RpcError) as err:
             stub.GetBrand(pb.GetBrandRequest(brand_id="boom"), timeout=2, metadata=[("x-request-id", "r2")])
         assert err.value.code() == grpc.StatusCode.INTERNAL

@@ -207,7 +207,7 @@ def start_bargain(campaign_id: str) -> Bargain:
         bargain.save(force_insert=True)
     except me.NotUniqueError:
         existing = Bargain.objects(open_key=open_key).only("id").first()
-        raise _already_started(existing.id if existing else "?") from None
+        raise _already_started(existing.id if existing else None) from None
     return bargain
 
 
@@ -215,7 +215,11 @@ def _expired_now(bargain: Bargain, at) -> bool:
     return bargain.status in rules.EXPIRABLE and rules.is_past(bargain.expires_at, at) and _expire(bargain.id)
 
 
-def _already_started(bargain_id: str) -> AlreadyExists:
+def _already_started(bargain_id: str | None) -> AlreadyExists:
+    """`bargain_id` None: the open one was bought or expired between the insert and the read; the
+    caller may simply start again."""
+    if bargain_id is None:
+        return AlreadyExists("you already had a bargain open in this campaign; try again", "already_started")
     return AlreadyExists(
         f"you already have bargain {bargain_id} open in this campaign", "already_started", {"bargain_id": bargain_id}
     )
@@ -390,7 +394,8 @@ def _acquire(redis: redis_lib.Redis, key: str, token: str) -> bool:
 def list_my_bargains(cursor: str, limit: int) -> tuple[list[Bargain], str]:
     """The caller's bargains, newest first, whatever became of them."""
     who = require_user()
-    return paging.newest_first(Bargain.objects(initiator_id=who.user_id), paging.parse(cursor, limit))
+    mine = Bargain.objects(initiator_id=who.user_id).exclude("outbox", "help_log")
+    return paging.newest_first(mine, paging.parse(cursor, limit))
 
 
 def list_bargain_helps(bargain_id: str, cursor: str, limit: int) -> tuple[list[Help], str]:

@@ -32,7 +32,7 @@ from datetime import datetime
 
 import redis
 
-from groupbuy.domain.teams import SeatKind
+from groupbuy.domain.teams import SeatKind, TeamStatus
 
 log = logging.getLogger(__name__)
 
@@ -263,10 +263,13 @@ class SeatGate:
         if self.redis.exists(key):
             self.redis.hset(key, "exp", _epoch_ms(expires_at))
 
-    def team_open(self, campaign_id: str, team_id: str) -> bool | None:
-        """Whether the gate still takes seats for the team; None if it does not know the team."""
+    def team_state(self, campaign_id: str, team_id: str) -> TeamStatus | None:
+        """The team as the gate knows it: forming (it takes seats), formed or failed (closed otherwise);
+        None if it does not know the team."""
         flag = self.redis.hget(f"{_prefix(campaign_id)}:t:{team_id}", "open")
-        return None if flag is None else flag == "1"
+        if flag is None:
+            return None
+        return {"1": TeamStatus.FORMING, "formed": TeamStatus.FORMED}.get(flag, TeamStatus.FAILED)
 
     def close_team(self, campaign_id: str, team_id: str, *, formed: bool) -> None:
         """Take no more seats for the team; a join then hears whether it formed or failed."""

@@ -140,22 +140,23 @@ def _take(gate: SeatGate, campaign: Campaign, team_id: str, kind: SeatKind, quan
             _undo(gate, claim, new_team)
             raise
         gate.settled(claim)
-        if new_team is None and _closed_meanwhile(gate, campaign.id, team_id):
-            release_seat(gate, seat, rules.ReleaseReason.JOIN_REFUSED, team_must_form=False)
-            raise REFUSALS["team_closed"]()
-        return seat
+        if new_team is not None or (closed := _closed_meanwhile(gate, campaign.id, team_id)) is None:
+            return seat
+        release_seat(gate, seat, rules.ReleaseReason.JOIN_REFUSED, team_must_form=False)
+        raise REFUSALS["team_formed" if closed == TeamStatus.FORMED else "team_closed"]()
     raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
 
 
-def _closed_meanwhile(gate: SeatGate, campaign_id: str, team_id: str) -> bool:
-    """Whether the team closed between the gate's grant and the seat's insert. Every close shuts the
-    team in the gate before it looks for seats to release, so a seat inserted before the gate shut
-    is released by the close, and one inserted after finds it shut here (MongoDB is asked only when
-    the gate does not know the team)."""
-    is_open = gate.team_open(campaign_id, team_id)
-    if is_open is None:
-        return not Team.objects(id=team_id, status=TeamStatus.FORMING).only("id").first()
-    return not is_open
+def _closed_meanwhile(gate: SeatGate, campaign_id: str, team_id: str) -> TeamStatus | None:
+    """How the team closed (formed or failed) between the gate's grant and the seat's insert; None if
+    it is still forming. Every close shuts the team in the gate before it looks for seats to release,
+    so a seat inserted before the gate shut is released by the close, and one inserted after finds it
+    shut here (MongoDB is asked only when the gate does not know the team)."""
+    state = gate.team_state(campaign_id, team_id)
+    if state is None:
+        team = Team.objects(id=team_id).only("status").first()
+        state = TeamStatus(team.status) if team else TeamStatus.FAILED
+    return None if state == TeamStatus.FORMING else state
 
 
 def _undo(gate: SeatGate, claim: Claim, new_team: Team | None) -> None:
@@ -363,9 +364,12 @@ def _claimed_counts(team_ids: list[str]) -> dict[str, int]:
 
 
 def teams_of(seats: list[Seat]) -> dict[str, Team]:
-    """Each seat's team (its leader and status only), by team id."""
+    """Each seat's team (its leader and status only), by team id. A team that is gone (an opening
+    undone after its seat's insert failed ambiguously) shows as failed and led by no one."""
     team_ids = list({s.team_id for s in seats})
-    return {t.id: t for t in Team.objects(id__in=team_ids).only("leader_id", "status")}
+    found = {t.id: t for t in Team.objects(id__in=team_ids).only("leader_id", "status")}
+    gone = {i: Team(id=i, leader_id="", status=TeamStatus.FAILED) for i in team_ids if i not in found}
+    return found | gone
 
 
 def list_my_seats(cursor: str, limit: int) -> tuple[list[Seat], str]:

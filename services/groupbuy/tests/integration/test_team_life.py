@@ -211,8 +211,14 @@ def test_a_release_read_before_the_seat_got_its_order_does_not_release_it_unname
     assert [e["data"]["order_id"] for e in events(ordered, "seat_released")] == [ordered.order_id]
 
 
-def test_a_join_granted_before_its_team_closed_and_stored_after_is_undone(mongo_db, gate, fake_retail, monkeypatch):
-    _, team = team_with(gate, fake_retail, size=3, paid=1, unpaid=0)
+@pytest.mark.parametrize(
+    ("paid", "virtual_fill_percent", "code"),
+    [(1, 0, "team_closed"), (2, 50, "team_formed")],  # failed at expiry; formed there by virtual fill
+)
+def test_a_join_granted_before_its_team_closed_and_stored_after_is_undone(
+    mongo_db, gate, fake_retail, monkeypatch, paid, virtual_fill_percent, code
+):
+    _, team = team_with(gate, fake_retail, size=3, paid=paid, unpaid=0, virtual_fill_percent=virtual_fill_percent)
     grant = teams._grant
 
     def team_closes_meanwhile(*args, **kwargs):
@@ -224,12 +230,12 @@ def test_a_join_granted_before_its_team_closed_and_stored_after_is_undone(mongo_
     monkeypatch.setattr(teams, "_grant", team_closes_meanwhile)
     with as_user(user("u_late")), pytest.raises(FailedPrecondition) as refused:
         teams.join_team(gate, team.id, "", 1)
-    assert refused.value.code == "team_closed"
+    assert refused.value.code == code
     undone = Seat.objects.get(team_id=team.id, user_id="u_late")
     assert (undone.status, undone.release_reason) == ("released", "join_refused")
-    assert gate.claimed(team.campaign_id) == 0  # every place the failed team held is given back
+    assert gate.claimed(team.campaign_id) == (0 if code == "team_closed" else paid)  # a failed team's go back
     with as_user(BRAND):
-        assert funnel.campaign_funnel(team.campaign_id, 0).totals.joins == 0  # a refused join is no join
+        assert funnel.campaign_funnel(team.campaign_id, 0).totals.joins == paid - 1  # a refused join is no join
 
 
 def test_crashes_after_a_payment_or_a_close_are_finished_by_the_clocks(mongo_db, gate, fake_retail):

@@ -309,6 +309,14 @@ def test_share_codes_credit_the_sharer_in_the_funnel(mongo_db, gate, fake_retail
     assert (counts.shares, counts.opens, counts.joins, counts.paid, counts.formed) == (1, 1, 1, 1, 1)
 
 
+def test_a_seat_whose_team_is_gone_shows_it_failed(mongo_db, gate, fake_retail):
+    # an opening undone after its seat's insert failed ambiguously (the seat was written after all)
+    team, seat = open_as(gate, "u_lead", live_campaign(fake_retail))
+    Team.objects(id=team.id).delete()
+    shown = teams.teams_of([seat])[team.id]
+    assert (shown.status, shown.leader_id) == ("failed", "")
+
+
 def test_the_funnel_ranks_inviters_by_joins_then_shares(mongo_db, gate, fake_retail):
     campaign = live_campaign(fake_retail, team_size=3, limits=UserLimits(teams_opened=2))
     formed, _ = open_as(gate, "u_p", campaign)
