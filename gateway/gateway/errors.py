@@ -184,9 +184,11 @@ NOT_YOURS = (
     "Forbidden: the caller sees it, but it is not theirs to do; the code says why (`not_buyer`, `not_seller`, "
     "`not_initiator`, `not_campaign_owner`, …). What the caller may not see is a 404 instead."
 )
+# A route that refuses some callers names its 403 codes (`forbidden`, `refusals`); the generic one stands
+# for any other (a service's own check, a stale or disabled account).
 NEEDS_TOKEN = {
     **responses(401),
-    **answers(403, NOT_YOURS, "not_initiator", "only the bargain's initiator buys it"),
+    **answers(403, NOT_YOURS, "permission_denied", "the caller may not do this"),
 }
 NEEDS_ROLE = {
     **responses(401),
@@ -198,4 +200,20 @@ NEEDS_ROLE = {
         "this action needs one of the roles: brand, admin",
     ),
 }
+# The 403s of routes any signed-in user may call, where the thing is not the caller's (NOT_YOURS).
+FORBIDDEN: Refusals = {
+    "not_buyer": (403, "only the buyer pays for this order"),
+    "not_seller": (403, "only the order's sellers ship it"),
+    "not_store_owner": (403, "only the store's owner changes it"),
+    "own_refund": (403, "you cannot decide your own refund"),
+    "not_refund_reviewer": (403, "only the brand owner of every refunded item (or an admin) decides a refund"),
+    "role_required": (403, "another user's wallet needs the admin role"),
+}
+
+
+def forbidden(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """The 403 of a signed-in route that refuses some callers: the codes it answers, as `refusals`."""
+    return refusals(FORBIDDEN, *codes)
+
+
 WRITE = responses(400, 409)  # the service refused the input or the current state forbids it

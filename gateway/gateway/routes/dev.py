@@ -112,7 +112,7 @@ async def read_code(
         "is returned as is."
     ),
     response_model=SimulatedPayment,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.COMMON},
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.COMMON, **errors.forbidden("not_buyer")},
 )
 async def simulate_payment(
     order_id: OrderId,

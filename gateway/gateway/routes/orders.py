@@ -162,7 +162,7 @@ async def create_order(body: NewOrder, rpc: Authenticated, idempotency_key: Idem
 
 @router.get(
     "/orders",
-    responses=errors.NEEDS_TOKEN,
+    responses={**errors.NEEDS_TOKEN, **errors.forbidden("not_store_owner")},
     summary="The caller's orders, or with store_id the orders of the caller's store, newest first (authenticated)",
     description="A store_id of someone else's store is a 403 `not_store_owner`.",
 )
@@ -200,7 +200,7 @@ class Shipment(RequestBody):
 
 @router.post(
     "/orders/{order_id}/shipment",
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.forbidden("not_seller")},
     summary="Ship a paid order (authenticated: the items' brand owner, the attributed store's owner or an admin)",
     description="Repeating it with the same tracking number changes nothing; a refund under review is a 409.",
 )
@@ -212,7 +212,7 @@ async def ship_order(order_id: OrderId, body: Shipment, rpc: Authenticated) -> O
 
 @router.post(
     "/orders/{order_id}/receipt",
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.forbidden("not_buyer")},
     summary="The buyer confirms a shipped order arrived (authenticated)",
 )
 async def confirm_receipt(order_id: OrderId, rpc: Authenticated) -> Order:
@@ -278,7 +278,7 @@ class Refund(BaseModel):
 @router.post(
     "/orders/{order_id}/refunds",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.forbidden("not_buyer")},
     summary="The buyer asks for money back for some or all items (authenticated; Idempotency-Key required)",
     description="One refund under review per order (409 `refund_pending`); amounts are what was paid.",
 )
@@ -307,7 +307,7 @@ async def list_refunds(order_id: OrderId, rpc: Authenticated, cursor: Cursor = N
 
 @router.post(
     "/refunds/{refund_id}/review",
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.forbidden("own_refund", "not_refund_reviewer")},
     summary="Approve (the provider pays back) or reject a refund with a reason (authenticated: the brand or an admin)",
     description=(
         "The owner of the brand of every refunded item, or an admin, decides; the order's other sellers (the "

@@ -51,7 +51,7 @@ class NotifyAck(BaseModel):
 @router.post(
     "/orders/{order_id}/payments",
     status_code=201,
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.forbidden("not_buyer")},
     summary="Start paying an order (authenticated)",
 )
 async def create_payment(

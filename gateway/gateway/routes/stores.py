@@ -181,7 +181,7 @@ async def get_store(
 
 @router.put(
     "/stores/{store_id}",
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.forbidden("not_store_owner")},
     summary="Replace the store's profile; an omitted avatar or intro is cleared (authenticated: its owner)",
 )
 async def update_store(store_id: StoreId, body: StoreProfile, rpc: Authenticated) -> Store:
@@ -195,7 +195,7 @@ async def update_store(store_id: StoreId, body: StoreProfile, rpc: Authenticated
 
 @router.put(
     "/stores/{store_id}/products/{sku_id}",
-    responses={**errors.NEEDS_TOKEN, **errors.WRITE},
+    responses={**errors.NEEDS_TOKEN, **errors.WRITE, **errors.forbidden("not_store_owner")},
     summary="List an approved SKU in the store at its own price, or change the price (authenticated: its owner)",
     description="A price outside the SKU's band is a 400 `price_outside_band`.",
 )
@@ -209,7 +209,7 @@ async def put_store_product(store_id: StoreId, sku_id: SkuId, body: StorePrice, 
     "/stores/{store_id}/products/{sku_id}",
     status_code=204,
     response_class=Response,
-    responses=errors.NEEDS_TOKEN,
+    responses={**errors.NEEDS_TOKEN, **errors.forbidden("not_store_owner")},
     summary="Stop selling a SKU in the store; removing one not listed is fine (authenticated: its owner)",
 )
 async def remove_store_product(store_id: StoreId, sku_id: SkuId, rpc: Authenticated) -> Response:

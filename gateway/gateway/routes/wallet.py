@@ -177,7 +177,7 @@ class PayoutPolicy(RequestBody):
 
 @router.get(
     "/wallet/balance",
-    responses=errors.NEEDS_TOKEN,
+    responses={**errors.NEEDS_TOKEN, **errors.forbidden("role_required")},
     summary="The caller's balance; admins may name a user (authenticated)",
 )
 async def get_balance(rpc: Authenticated, user_id: UserId = None) -> Balance:
@@ -187,7 +187,7 @@ async def get_balance(rpc: Authenticated, user_id: UserId = None) -> Balance:
 
 @router.get(
     "/wallet/entries",
-    responses=errors.NEEDS_TOKEN,
+    responses={**errors.NEEDS_TOKEN, **errors.forbidden("role_required")},
     summary="The caller's ledger entries, newest first; admins may name a user (authenticated)",
 )
 async def list_entries(
@@ -252,7 +252,7 @@ async def request_withdrawal(
 
 @router.get(
     "/wallet/withdrawals",
-    responses=errors.NEEDS_TOKEN,
+    responses={**errors.NEEDS_TOKEN, **errors.forbidden("role_required")},
     summary="The caller's withdrawals, newest first; admins may name a user or list the review queue (authenticated)",
 )
 async def list_withdrawals(
