@@ -17,7 +17,7 @@ from gateway.auth import Role, authenticated, public, role
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.routes.groupbuy import CAMPAIGN_STATUS, ORDER_REFUSALS
+from gateway.routes.groupbuy import ORDER_REFUSALS, status_filter
 from gateway.routes.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from gateway.schemas import (
     EXAMPLE_IDS,
@@ -218,7 +218,7 @@ async def list_bargain_campaigns(
     request = pb.ListBargainCampaignsRequest(
         page=page_of(cursor, limit),
         sku_id=sku_id or "",
-        status=CAMPAIGN_STATUS[status] if status else pb.CAMPAIGN_STATUS_UNSPECIFIED,
+        status=status_filter(status),
     )
     reply = await rpc.bargain("ListBargainCampaigns", request)
     return Page[BargainCampaign](

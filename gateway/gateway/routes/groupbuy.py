@@ -56,6 +56,13 @@ CAMPAIGN_STATUS = {
     "live": pb.CAMPAIGN_STATUS_LIVE,
     "ended": pb.CAMPAIGN_STATUS_ENDED,
 }
+
+
+def status_filter(status: str | None) -> int:
+    """A list's `?status=` as the proto's filter (unspecified: every status)."""
+    return CAMPAIGN_STATUS[status] if status else pb.CAMPAIGN_STATUS_UNSPECIFIED
+
+
 SHARE_CODE_REGEX = r"^[A-Za-z0-9]+$"
 SHARE_CODE_EXAMPLE = "sh6650a1f2c3d4e5f6"  # "sh" and 16 hex digits, as groupbuy makes them
 ShareCode = Annotated[str, Path(min_length=1, max_length=32, pattern=SHARE_CODE_REGEX, examples=[SHARE_CODE_EXAMPLE])]
@@ -360,7 +367,7 @@ async def list_campaigns(
     request = pb.ListCampaignsRequest(
         page=page_of(cursor, limit),
         sku_id=sku_id or "",
-        status=CAMPAIGN_STATUS[status] if status else pb.CAMPAIGN_STATUS_UNSPECIFIED,
+        status=status_filter(status),
     )
     reply = await rpc.groupbuy("ListCampaigns", request)
     return Page[Campaign](
