@@ -17,8 +17,8 @@ from gateway.auth import Role, authenticated, public, role
 from gateway.clients import Rpc
 from gateway.idempotency import IdempotencyKey, IdempotentRoute
 from gateway.money import MAX_FEN, Money, to_pb
-from gateway.routes.groupbuy import ORDER_REFUSALS, status_filter
 from gateway.routes.groupbuy import REFUSALS as GROUPBUY_REFUSALS
+from gateway.routes.groupbuy import placing_order, status_filter
 from gateway.schemas import (
     EXAMPLE_IDS,
     Cursor,
@@ -392,14 +392,7 @@ async def list_bargain_helps(
     responses={
         **errors.NEEDS_TOKEN,
         **errors.WRITE,
-        **errors.refusals(
-            {**REFUSALS, **ORDER_REFUSALS},
-            "not_initiator",
-            "bargain_not_found",
-            "floor_not_reached",
-            "bargain_expired",
-            *ORDER_REFUSALS,
-        ),
+        **placing_order(REFUSALS, "not_initiator", "bargain_not_found", "floor_not_reached", "bargain_expired"),
     },
     summary="The initiator orders at the price reached, or the floor (authenticated; Idempotency-Key advised)",
     description="Under the buy rule floor_only, a bargain still above its floor answers 409.",

@@ -114,9 +114,13 @@ def refusing(*codes: str) -> dict[int | str, dict[str, Any]]:
     return errors.refusals(REFUSALS, *codes)
 
 
+def placing_order(table: errors.Refusals, *codes: str) -> dict[int | str, dict[str, Any]]:
+    """A route that places a retail order: its own refusals (from `table`) and retail's of the order."""
+    return errors.refusals({**table, **ORDER_REFUSALS}, *codes, *ORDER_REFUSALS)
+
+
 def refusing_order(*codes: str) -> dict[int | str, dict[str, Any]]:
-    """A route that places a retail order: also retail's refusals of it."""
-    return errors.refusals({**REFUSALS, **ORDER_REFUSALS}, *codes, *ORDER_REFUSALS)
+    return placing_order(REFUSALS, *codes)
 
 
 # joining by team id or by share code; a team that closed answers team_formed or team_closed
