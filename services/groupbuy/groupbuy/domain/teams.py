@@ -90,11 +90,16 @@ def outcome_at_expiry(team_size: int, paid: int, virtual_fill_percent: int) -> O
     return Outcome(formed=False, virtually_filled=False)
 
 
-def require_forming(status: str) -> None:
+def closed_refusal(status: str) -> FailedPrecondition:
+    """Why a team that is no longer forming takes no one: it formed, or it closed otherwise."""
     if status == TeamStatus.FORMED:
-        raise FailedPrecondition("the team has already formed", "team_formed")
+        return FailedPrecondition("the team has already formed", "team_formed")
+    return FailedPrecondition("the team has closed", "team_closed")
+
+
+def require_forming(status: str) -> None:
     if status != TeamStatus.FORMING:
-        raise FailedPrecondition("the team has closed", "team_closed")
+        raise closed_refusal(status)
 
 
 def require_open(status: str, expires: datetime | None, at: datetime) -> None:

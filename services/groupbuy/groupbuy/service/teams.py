@@ -37,8 +37,8 @@ CLAIM_ATTEMPTS = 4
 REFUSALS: dict[str, Callable[[], DomainError]] = {
     "team_full": lambda: FailedPrecondition("the team is full", "team_full"),
     "already_joined": lambda: AlreadyExists("you already hold a seat in this team", "already_joined"),
-    "team_formed": lambda: FailedPrecondition("the team has already formed", "team_formed"),
-    "team_closed": lambda: FailedPrecondition("the team has closed", "team_closed"),
+    "team_formed": lambda: rules.closed_refusal(TeamStatus.FORMED),
+    "team_closed": lambda: rules.closed_refusal(TeamStatus.FAILED),
     "team_expired": lambda: FailedPrecondition("the team has expired", "team_expired"),
     "open_limit_reached": lambda: FailedPrecondition(
         "you already lead as many forming teams as this campaign allows", "open_limit_reached"
@@ -143,7 +143,7 @@ def _take(gate: SeatGate, campaign: Campaign, team_id: str, kind: SeatKind, quan
         if new_team is not None or (closed := _closed_meanwhile(gate, campaign.id, team_id)) is None:
             return seat
         release_seat(gate, seat, rules.ReleaseReason.JOIN_REFUSED, team_must_form=False)
-        raise REFUSALS["team_formed" if closed == TeamStatus.FORMED else "team_closed"]()
+        raise rules.closed_refusal(closed)
     raise Unavailable("the seat gate is being rebuilt; try again", "gate_rebuilding")
 
 
